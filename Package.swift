@@ -1,0 +1,32 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Grove",
+    products: [
+        .executable(name: "grove", targets: ["grove"]),
+        .library(name: "GroveTopology", targets: ["GroveTopology"]),
+        .library(name: "GroveSynthesis", targets: ["GroveSynthesis"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // GLPK ships no pkg-config file on Debian, so the module map links it by name.
+        .systemLibrary(name: "CGLPK", path: "Sources/CGLPK"),
+        .target(name: "GroveTopology"),
+        .target(name: "GroveSynthesis", dependencies: ["GroveTopology"]),
+        .target(name: "GroveLP", dependencies: ["GroveSynthesis", "CGLPK"]),
+        .executableTarget(
+            name: "grove",
+            dependencies: [
+                "GroveTopology", "GroveSynthesis", "GroveLP",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "GroveTopologyTests", dependencies: ["GroveTopology"]),
+        .testTarget(name: "GroveSynthesisTests", dependencies: ["GroveSynthesis"]),
+        .testTarget(name: "GroveLPTests", dependencies: ["GroveLP", "GroveSynthesis"]),
+        .testTarget(name: "GroveCLITests", dependencies: ["grove"]),
+    ]
+)
