@@ -1,0 +1,241 @@
+import GroveTopology
+
+public enum Collective: String, CaseIterable, Sendable {
+    case allgather
+    case reduceScatter = "reduce-scatter"
+    case allreduce
+    case broadcast
+    case reduce
+
+    /// nccl-tests bus-bandwidth factor: busbw = algbw · factor.
+    public func busFactor(ranks n: Int) -> Rational {
+        switch self {
+        case .allreduce: return Rational(2 * (n - 1), n)
+        case .allgather, .reduceScatter: return Rational(n - 1, n)
+        case .broadcast, .reduce: return .one
+        }
+    }
+
+    public var needsRoot: Bool { self == .broadcast || self == .reduce }
+}
+
+/// One arc of a tree: data for the tree moves from `from` to `to` along `routes` (switch paths),
+/// whose amounts add up to the tree's multiplicity.
+public struct TreeArc: Sendable, Equatable {
+    public var from: Rank
+    public var to: Rank
+    public var routes: [Route]
+}
+
+/// A spanning arborescence over all ranks, with an integer multiplicity: it carries
+/// `multiplicity / treesPerRoot` of its root's data.
+public struct Arborescence: Sendable, Equatable {
+    public var root: Rank
+    public var multiplicity: Int
+    /// In `outward` forests arcs point away from the root, in `inward` forests toward it;
+    /// listed in an order where each arc's upstream end is already connected.
+    public var arcs: [TreeArc]
+}
+
+public enum TreeDirection: String, Sendable {
+    /// Data leaves the root (broadcast, allgather).
+    case outward
+    /// Data flows to the root and is combined on the way (reduce, reduce-scatter).
+    case inward
+}
+
+public struct ForestCheckError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+}
+
+/// A set of weighted spanning trees over the ranks, with the bound it was built to reach.
+public struct Forest: Sendable {
+    public var direction: TreeDirection
+    public var roots: [Rank]
+    /// k: every root's trees have multiplicities summing to k.
+    public var treesPerRoot: Int
+    public var trees: [Arborescence]
+    /// The bound for this forest's pattern (per root, GB/s) and the cut that attains it.
+    public var bound: OptimalRate
+
+    /// Checks the forest against the fabric and returns the rate per root it achieves (GB/s),
+    /// computed from link loads alone: every tree spans all ranks; each root's multiplicities sum
+    /// to k; each route is a real path of links; and the rate is k · min over links of b(e)/load(e).
+    /// O(trees · N · path length + E).
+    public func check(on fabric: Fabric) throws(ForestCheckError) -> Rational {
+        let n = fabric.rankCount
+        var perRoot: [Rank: Int] = [:]
+        var linkIndex: [Int: Int] = [:]
+        for (i, l) in fabric.links.enumerated() { linkIndex[l.from.rawValue * fabric.vertexCount + l.to.rawValue] = i }
+        var load = Array(repeating: 0, count: fabric.links.count)
+        for (ti, tree) in trees.enumerated() {
+            perRoot[tree.root, default: 0] += tree.multiplicity
+            guard tree.arcs.count == n - 1 else {
+                throw ForestCheckError(description: "tree \(ti) (root \(tree.root)) has \(tree.arcs.count) arcs, a spanning tree over \(n) ranks needs \(n - 1)")
+            }
+            var connected = Array(repeating: false, count: n)
+            connected[tree.root.rawValue] = true
+            for arc in tree.arcs {
+                let (near, far) = direction == .outward ? (arc.from, arc.to) : (arc.to, arc.from)
+                guard connected[near.rawValue], !connected[far.rawValue] else {
+                    throw ForestCheckError(description: "tree \(ti) (root \(tree.root)): arc \(arc.from)→\(arc.to) does not extend the tree")
+                }
+                connected[far.rawValue] = true
+                guard arc.routes.reduce(0, { $0 + $1.amount }) == tree.multiplicity else {
+                    throw ForestCheckError(description: "tree \(ti): routes of arc \(arc.from)→\(arc.to) do not carry the tree's multiplicity")
+                }
+                for route in arc.routes {
+                    let path = [arc.from.vertex] + route.switches + [arc.to.vertex]
+                    for (a, b) in zip(path, path.dropFirst()) {
+                        guard let li = linkIndex[a.rawValue * fabric.vertexCount + b.rawValue] else {
+                            throw ForestCheckError(description: "tree \(ti): route \(path.map { fabric.name(of: $0) }.joined(separator: "→")) uses a link that does not exist")
+                        }
+                        load[li] += route.amount
+                    }
+                }
+            }
+        }
+        for r in roots where perRoot[r] != treesPerRoot {
+            throw ForestCheckError(description: "root \(r) has tree multiplicity \(perRoot[r] ?? 0), expected \(treesPerRoot)")
+        }
+        var best: Rational?
+        for (i, l) in fabric.links.enumerated() where load[i] > 0 {
+            let r = l.bandwidth.gigabytesPerSecond / Rational(load[i])
+            if best == nil || r < best! { best = r }
+        }
+        return (best ?? .zero) * Rational(treesPerRoot)
+    }
+
+    /// Bytes-per-second share of each physical link used, for reports: load(e) · rate / k.
+    public func distinctTreeCount() -> Int { trees.count }
+}
+
+public enum SynthesisError: Error, Sendable, CustomStringConvertible {
+    case singleRank
+    case badRoot(Int, ranks: Int)
+    case switchRemovalFailed(String)
+    case packingFailed(root: Int)
+    case checkFailed(String)
+    case engineFailed(String)
+
+    public var description: String {
+        switch self {
+        case .singleRank: return "the fabric has one rank; a collective over one rank moves no data"
+        case .badRoot(let r, let n): return "root \(r) is not a rank of this fabric (ranks are 0...\(n - 1))"
+        case .switchRemovalFailed(let s): return "internal error: switch '\(s)' could not be split off completely; please report this fabric"
+        case .packingFailed(let r): return "internal error: the trees of root \(r) could not be completed; please report this fabric"
+        case .checkFailed(let m): return "internal error: the forest failed its check (\(m)); please report this fabric"
+        case .engineFailed(let m): return m
+        }
+    }
+}
+
+/// The result of synthesis: one forest per phase (allreduce has reduce-scatter then allgather),
+/// the proven bound and the rate the forests achieve, both as algbw in GB/s (nccl-tests: bytes of
+/// the collective's buffer / time).
+public struct Synthesis: Sendable {
+    public var collective: Collective
+    public var root: Rank?
+    public var forests: [Forest]
+    public var boundAlgbw: Rational
+    public var achievedAlgbw: Rational
+    public var maxFlowRuns: Int
+}
+
+public enum Synthesizer {
+    /// Computes the optimal rate of a rooted broadcast pattern; the default is `RateSearch`.
+    public typealias RateEngine = @Sendable (IntegerFabric, [Rank]) throws -> OptimalRate
+
+    /// Synthesizes the throughput-optimal forest(s) for a collective. The forests are checked
+    /// before they are returned; `achievedAlgbw == boundAlgbw` holds for every result.
+    /// A different `engine` yields the same forests only if it finds the same rate: a wrong rate
+    /// makes switch removal or the forest check fail.
+    public static func synthesize(_ fabric: Fabric, collective: Collective, root: Rank? = nil,
+                                  engine: RateEngine? = nil,
+                                  progress: ((String) -> Void)? = nil) throws(SynthesisError) -> Synthesis {
+        let n = fabric.rankCount
+        guard n > 1 else { throw .singleRank }
+        let r = root ?? Rank(0)
+        guard r.rawValue >= 0 && r.rawValue < n else { throw .badRoot(r.rawValue, ranks: n) }
+        func phase(_ direction: TreeDirection, roots: [Rank]) throws(SynthesisError) -> (Forest, Rational) {
+            let f = direction == .outward ? fabric : fabric.transposed()
+            var forest = try broadcastForest(f, roots: roots, engine: engine, progress: progress)
+            if direction == .inward { forest = forest.reversed() }
+            let achieved: Rational
+            do { achieved = try forest.check(on: fabric) } catch { throw .checkFailed(error.description) }
+            return (forest, achieved)
+        }
+        let all = fabric.ranks
+        switch collective {
+        case .allgather, .reduceScatter, .broadcast, .reduce:
+            let roots = collective.needsRoot ? [r] : all
+            let (forest, achieved) = try phase(collective == .allgather || collective == .broadcast ? .outward : .inward, roots: roots)
+            let count = Rational(roots.count)
+            return Synthesis(collective: collective, root: collective.needsRoot ? r : nil, forests: [forest],
+                             boundAlgbw: forest.bound.perRoot * count, achievedAlgbw: achieved * count,
+                             maxFlowRuns: forest.bound.maxFlowRuns)
+        case .allreduce:
+            let (rs, rsRate) = try phase(.inward, roots: all)
+            let (ag, agRate) = try phase(.outward, roots: all)
+            // Time for M bytes: (M/N)/x_rs + (M/N)/x_ag, so algbw = N / (1/x_rs + 1/x_ag).
+            func combine(_ a: Rational, _ b: Rational) -> Rational { Rational(n) / (Rational.one / a + Rational.one / b) }
+            return Synthesis(collective: .allreduce, root: nil, forests: [rs, ag],
+                             boundAlgbw: combine(rs.bound.perRoot, ag.bound.perRoot),
+                             achievedAlgbw: combine(rsRate, agRate),
+                             maxFlowRuns: rs.bound.maxFlowRuns + ag.bound.maxFlowRuns)
+        }
+    }
+
+    /// Rate search, switch removal and tree packing for the out-trees of `roots` on `fabric`.
+    static func broadcastForest(_ fabric: Fabric, roots: [Rank], engine: RateEngine?,
+                                progress: ((String) -> Void)?) throws(SynthesisError) -> Forest {
+        let integer = IntegerFabric(fabric)
+        let rate: OptimalRate
+        if let engine {
+            do { rate = try engine(integer, roots) } catch { throw .engineFailed("\(error)") }
+        } else {
+            rate = RateSearch.optimalRate(integer, roots: roots, progress: progress)
+        }
+        // x* = P/Q capacity units per root. With k trees per root, one tree unit is x*/k, and a
+        // link of capacity c holds c·k·Q/P units: the least k that makes all of these integers.
+        let (p, q) = (rate.perRootUnits.numerator, rate.perRootUnits.denominator)
+        let g = integer.capacities.reduce(0, Rational.gcd)
+        let k = p / Rational.gcd(p, Rational.checkedMul(q, g))
+        var graph = RoutedGraph(vertexCount: fabric.vertexCount)
+        for (i, l) in fabric.links.enumerated() {
+            let units = Rational.checkedMul(Rational.checkedMul(integer.capacities[i], k), q) / p
+            graph.add(l.from.rawValue, l.to.rawValue, [Route(switches: [], amount: units)])
+        }
+        do {
+            try EdgeSplitter.removeSwitches(&graph, fabric: fabric, roots: roots, k: k, progress: progress)
+        } catch {
+            throw .switchRemovalFailed(error.switchName)
+        }
+        let partials: [TreePacker.Partial]
+        do {
+            partials = try TreePacker.pack(capacity: graph.capacity, rankCount: fabric.rankCount, roots: roots, k: k, progress: progress)
+        } catch {
+            throw .packingFailed(root: error.root)
+        }
+        let trees = partials.map { t in
+            Arborescence(root: Rank(t.root), multiplicity: t.multiplicity, arcs: t.arcs.map { a in
+                TreeArc(from: Rank(a.from), to: Rank(a.to), routes: graph.take(a.from, a.to, t.multiplicity))
+            })
+        }
+        return Forest(direction: .outward, roots: roots, treesPerRoot: k, trees: trees, bound: rate)
+    }
+}
+
+extension Forest {
+    /// Turns out-trees computed on the transposed fabric into in-trees on the original one.
+    func reversed() -> Forest {
+        var f = self
+        f.direction = direction == .outward ? .inward : .outward
+        f.trees = trees.map { t in
+            Arborescence(root: t.root, multiplicity: t.multiplicity, arcs: t.arcs.map { a in
+                TreeArc(from: a.to, to: a.from, routes: a.routes.map { Route(switches: $0.switches.reversed(), amount: $0.amount) })
+            })
+        }
+        return f
+    }
+}

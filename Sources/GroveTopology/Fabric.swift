@@ -1,0 +1,230 @@
+/// A vertex of the fabric graph. Ranks are vertices `0..<rankCount`, switches follow.
+public struct VertexID: RawRepresentable, Hashable, Comparable, Sendable {
+    public var rawValue: Int
+    public init(rawValue: Int) { self.rawValue = rawValue }
+    public init(_ rawValue: Int) { self.rawValue = rawValue }
+    public static func < (a: VertexID, b: VertexID) -> Bool { a.rawValue < b.rawValue }
+}
+
+/// A rank (a process, usually one accelerator). Rank r is vertex r.
+public struct Rank: RawRepresentable, Hashable, Comparable, Sendable, CustomStringConvertible {
+    public var rawValue: Int
+    public init(rawValue: Int) { self.rawValue = rawValue }
+    public init(_ rawValue: Int) { self.rawValue = rawValue }
+    public var vertex: VertexID { VertexID(rawValue) }
+    public var description: String { "\(rawValue)" }
+    public static func < (a: Rank, b: Rank) -> Bool { a.rawValue < b.rawValue }
+}
+
+/// A link bandwidth in GB/s (10^9 bytes per second), held exactly.
+public struct Bandwidth: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public var gigabytesPerSecond: Rational
+    public init(gigabytesPerSecond: Rational) { self.gigabytesPerSecond = gigabytesPerSecond }
+    public init(_ gbps: Int) { self.gigabytesPerSecond = Rational(gbps) }
+    public var description: String { "\(gigabytesPerSecond.decimalString) GB/s" }
+    public static func < (a: Bandwidth, b: Bandwidth) -> Bool { a.gigabytesPerSecond < b.gigabytesPerSecond }
+    public static func + (a: Bandwidth, b: Bandwidth) -> Bandwidth {
+        Bandwidth(gigabytesPerSecond: a.gigabytesPerSecond + b.gigabytesPerSecond)
+    }
+}
+
+/// One directed link. Parallel links in a file are merged into one with the summed bandwidth.
+public struct Link: Hashable, Sendable {
+    public var from: VertexID
+    public var to: VertexID
+    public var bandwidth: Bandwidth
+    /// One-way latency in microseconds, if the file gives one.
+    public var latencyMicroseconds: Double?
+
+    public init(from: VertexID, to: VertexID, bandwidth: Bandwidth, latencyMicroseconds: Double? = nil) {
+        self.from = from
+        self.to = to
+        self.bandwidth = bandwidth
+        self.latencyMicroseconds = latencyMicroseconds
+    }
+}
+
+/// A network fabric: a directed capacitated graph whose vertices are ranks and switches.
+///
+/// Value type with no I/O; `TopologyFile` reads and writes it. A `Fabric` that exists has passed
+/// validation: names are unique, links join known vertices, every rank reaches every other rank,
+/// and every switch has equal in- and out-capacity.
+public struct Fabric: Sendable, Equatable {
+    public var name: String
+    public var description: String?
+    /// Names of all vertices: ranks first (in rank order), then switches.
+    public private(set) var vertexNames: [String]
+    public private(set) var rankCount: Int
+    /// Directed links, at most one per ordered pair, sorted by (from, to).
+    public private(set) var links: [Link]
+
+    public var vertexCount: Int { vertexNames.count }
+    public var switchCount: Int { vertexNames.count - rankCount }
+    public var ranks: [Rank] { (0..<rankCount).map { Rank($0) } }
+    public var switches: [VertexID] { (rankCount..<vertexCount).map { VertexID($0) } }
+    public func isRank(_ v: VertexID) -> Bool { v.rawValue < rankCount }
+    public func name(of v: VertexID) -> String { vertexNames[v.rawValue] }
+
+    /// Builds a fabric and validates it; throws `TopologyError.invalid` listing every problem.
+    public init(name: String, description: String? = nil, ranks: [String], switches: [String], links: [(from: String, to: String, bandwidth: Bandwidth, latency: Double?)]) throws(TopologyError) {
+        var problems: [TopologyProblem] = []
+        var index: [String: Int] = [:]
+        for (i, n) in (ranks + switches).enumerated() {
+            if let j = index[n] {
+                let both = (j < ranks.count) != (i < ranks.count)
+                problems.append(TopologyProblem(where: both ? "vertex '\(n)'" : (i < ranks.count ? "ranks" : "switches"),
+                    message: both ? "'\(n)' is listed both as a rank and as a switch; a vertex is one or the other"
+                                  : "duplicate name '\(n)'; every vertex needs its own name"))
+            } else {
+                index[n] = i
+            }
+        }
+        var resolved: [Link] = []
+        for (i, l) in links.enumerated() {
+            guard let f = index[l.from], let t = index[l.to] else {
+                let unknown = index[l.from] == nil ? l.from : l.to
+                problems.append(TopologyProblem(where: "link \(i) (\(l.from) → \(l.to))",
+                    message: "unknown vertex '\(unknown)'; list it under \"ranks\" or \"switches\""))
+                continue
+            }
+            if f == t {
+                problems.append(TopologyProblem(where: "link \(i) (\(l.from) → \(l.to))",
+                    message: "a link from a vertex to itself carries nothing; remove it"))
+                continue
+            }
+            resolved.append(Link(from: VertexID(f), to: VertexID(t), bandwidth: l.bandwidth, latencyMicroseconds: l.latency))
+        }
+        if ranks.isEmpty {
+            problems.append(TopologyProblem(where: "ranks", message: "the fabric has no ranks; list at least one under \"ranks\""))
+        }
+        if !problems.isEmpty { throw .invalid(problems) }
+        try self.init(validatedName: name, description: description, vertexNames: ranks + switches,
+                      rankCount: ranks.count, links: resolved)
+    }
+
+    /// Builds a fabric from resolved vertex indices (used by generators and the loader).
+    public init(validatedName name: String, description: String?, vertexNames: [String], rankCount: Int, links: [Link]) throws(TopologyError) {
+        self.name = name
+        self.description = description
+        self.vertexNames = vertexNames
+        self.rankCount = rankCount
+        var merged: [Int: Link] = [:]
+        let n = vertexNames.count
+        for l in links {
+            let key = l.from.rawValue * n + l.to.rawValue
+            if var m = merged[key] {
+                m.bandwidth = m.bandwidth + l.bandwidth
+                if let a = l.latencyMicroseconds { m.latencyMicroseconds = max(m.latencyMicroseconds ?? a, a) }
+                merged[key] = m
+            } else {
+                merged[key] = l
+            }
+        }
+        self.links = merged.keys.sorted().map { merged[$0]! }
+        let problems = structuralProblems()
+        if !problems.isEmpty { throw .invalid(problems) }
+    }
+
+    public func outLinks(of v: VertexID) -> [Link] { links.filter { $0.from == v } }
+
+    /// Sum of bandwidths leaving and entering each vertex.
+    public func capacities() -> (out: [Rational], in: [Rational]) {
+        var out = Array(repeating: Rational.zero, count: vertexCount)
+        var inn = out
+        for l in links {
+            out[l.from.rawValue] = out[l.from.rawValue] + l.bandwidth.gigabytesPerSecond
+            inn[l.to.rawValue] = inn[l.to.rawValue] + l.bandwidth.gigabytesPerSecond
+        }
+        return (out, inn)
+    }
+
+    /// Reachability and switch balance. O(V + E) for the two searches from rank 0.
+    private func structuralProblems() -> [TopologyProblem] {
+        var problems: [TopologyProblem] = []
+        for l in links where l.bandwidth.gigabytesPerSecond <= .zero {
+            problems.append(TopologyProblem(where: "link \(name(of: l.from)) → \(name(of: l.to))",
+                message: "bandwidth must be positive"))
+        }
+        let (out, inn) = capacities()
+        for s in switches where out[s.rawValue] != inn[s.rawValue] {
+            problems.append(TopologyProblem(where: "switch '\(name(of: s))'",
+                message: "in-capacity \(inn[s.rawValue].decimalString) GB/s differs from out-capacity \(out[s.rawValue].decimalString) GB/s; "
+                    + "switch removal splits every incoming link against an outgoing one, so they must balance "
+                    + "(a real switch forwards what it receives) — make its links bidirectional or add the missing capacity"))
+        }
+        guard rankCount > 1 else { return problems }
+        let forward = reachable(from: VertexID(0), reverse: false)
+        if let b = ranks.first(where: { !forward[$0.rawValue] }) {
+            problems.append(TopologyProblem(where: "rank '\(name(of: b.vertex))'",
+                message: "rank '\(name(of: VertexID(0)))' cannot reach rank '\(name(of: b.vertex))'; add a link path between them"))
+        }
+        let backward = reachable(from: VertexID(0), reverse: true)
+        if let a = ranks.first(where: { !backward[$0.rawValue] }) {
+            problems.append(TopologyProblem(where: "rank '\(name(of: a.vertex))'",
+                message: "rank '\(name(of: a.vertex))' cannot reach rank '\(name(of: VertexID(0)))'; add a link path between them"))
+        }
+        return problems
+    }
+
+    private func reachable(from start: VertexID, reverse: Bool) -> [Bool] {
+        var adjacency = Array(repeating: [Int](), count: vertexCount)
+        for l in links {
+            if reverse { adjacency[l.to.rawValue].append(l.from.rawValue) } else { adjacency[l.from.rawValue].append(l.to.rawValue) }
+        }
+        var seen = Array(repeating: false, count: vertexCount)
+        var stack = [start.rawValue]
+        seen[start.rawValue] = true
+        while let v = stack.popLast() {
+            for w in adjacency[v] where !seen[w] { seen[w] = true; stack.append(w) }
+        }
+        return seen
+    }
+
+    /// A stable 64-bit FNV-1a hash of the fabric's graph (names, rank order, links), printed as
+    /// 16 hex digits. Schedules carry it so a runtime can refuse one made for another fabric.
+    public var hash: String {
+        var h: UInt64 = 0xcbf29ce484222325
+        func mix(_ s: String) {
+            for b in s.utf8 { h ^= UInt64(b); h = h &* 0x100000001b3 }
+            h ^= 0xff; h = h &* 0x100000001b3
+        }
+        mix("\(rankCount)")
+        vertexNames.forEach(mix)
+        for l in links { mix("\(l.from.rawValue)>\(l.to.rawValue)=\(l.bandwidth.gigabytesPerSecond)") }
+        let hex = String(h, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+}
+
+/// One thing wrong with a topology, with where it is.
+public struct TopologyProblem: Sendable, Equatable, CustomStringConvertible {
+    public var `where`: String
+    public var message: String
+    public init(where: String, message: String) { self.where = `where`; self.message = message }
+    public var description: String { "\(self.where): \(message)" }
+}
+
+public enum TopologyError: Error, Sendable, Equatable, CustomStringConvertible {
+    case invalid([TopologyProblem])
+    case syntax(JSONSyntaxError)
+    case unreadable(String)
+
+    public var description: String {
+        switch self {
+        case .invalid(let p): return p.map(\.description).joined(separator: "\n")
+        case .syntax(let e): return "\(e.position.line):\(e.position.column): \(e.message)"
+        case .unreadable(let m): return m
+        }
+    }
+}
+
+extension Fabric {
+    /// The same fabric with every link reversed: reduce-scatter on a fabric is allgather on its
+    /// transpose with the trees turned around.
+    public func transposed() -> Fabric {
+        let reversed = links.map { Link(from: $0.to, to: $0.from, bandwidth: $0.bandwidth, latencyMicroseconds: $0.latencyMicroseconds) }
+        // Reversal keeps names, balance and mutual reachability, so validation cannot fail.
+        return try! Fabric(validatedName: name, description: description, vertexNames: vertexNames,
+                           rankCount: rankCount, links: reversed)
+    }
+}

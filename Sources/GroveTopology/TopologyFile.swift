@@ -1,0 +1,207 @@
+/// Grove JSON topology files, version 1:
+///
+/// ```json
+/// {"name": "two-gpus", "ranks": ["g0", "g1"], "switches": [],
+///  "links": [{"from": "g0", "to": "g1", "bandwidth": 25, "bidirectional": true}]}
+/// ```
+///
+/// Reading is pure (text in, `Fabric` out); the CLI does the file I/O.
+public enum TopologyFile {
+    public struct Parsed: Sendable {
+        public var fabric: Fabric
+        /// Things that are not errors but that the user probably did not mean (unknown keys).
+        public var warnings: [TopologyProblem]
+    }
+
+    static let topKeys: Set<String> = ["name", "description", "version", "ranks", "switches", "links"]
+    static let linkKeys: Set<String> = ["from", "to", "bandwidth", "latency", "bidirectional", "comment"]
+
+    /// Parses and validates a Grove JSON topology. Every problem found is reported, one per line.
+    public static func parse(_ text: String) throws(TopologyError) -> Parsed {
+        let root: JSONNode
+        do { root = try JSONReader.parse(text) } catch { throw .syntax(error) }
+        guard case .object(let members) = root.value else {
+            throw .invalid([TopologyProblem(where: "top level", message: "expected a JSON object, found \(root.value.kindName)")])
+        }
+        var problems: [TopologyProblem] = []
+        var warnings: [TopologyProblem] = []
+        var fields: [String: JSONNode] = [:]
+        for m in members {
+            if !topKeys.contains(m.key) {
+                warnings.append(TopologyProblem(where: "\(m.keyPosition)", message: "unknown key '\(m.key)' ignored (known: \(topKeys.sorted().joined(separator: ", ")))"))
+            }
+            if fields[m.key] != nil {
+                problems.append(TopologyProblem(where: "\(m.keyPosition)", message: "key '\(m.key)' appears twice"))
+            }
+            fields[m.key] = m.value
+        }
+        func stringList(_ key: String, required: Bool) -> [String] {
+            guard let node = fields[key] else {
+                if required { problems.append(TopologyProblem(where: "top level", message: "missing \"\(key)\", a list of vertex names")) }
+                return []
+            }
+            guard case .array(let items) = node.value else {
+                problems.append(TopologyProblem(where: "\"\(key)\" at \(node.position)", message: "expected a list of names, found \(node.value.kindName)"))
+                return []
+            }
+            return items.compactMap { item in
+                guard case .string(let s) = item.value, !s.isEmpty else {
+                    problems.append(TopologyProblem(where: "\"\(key)\" at \(item.position)", message: "expected a non-empty name string, found \(item.value.kindName)"))
+                    return nil
+                }
+                return s
+            }
+        }
+        var name = "unnamed"
+        if let n = fields["name"] {
+            if case .string(let s) = n.value { name = s } else {
+                problems.append(TopologyProblem(where: "\"name\" at \(n.position)", message: "expected a string"))
+            }
+        }
+        var description: String?
+        if let d = fields["description"] {
+            if case .string(let s) = d.value { description = s } else {
+                problems.append(TopologyProblem(where: "\"description\" at \(d.position)", message: "expected a string"))
+            }
+        }
+        if let v = fields["version"], !(v.value.isNumber("1")) {
+            problems.append(TopologyProblem(where: "\"version\" at \(v.position)", message: "this Grove reads topology version 1 only"))
+        }
+        let ranks = stringList("ranks", required: true)
+        let switches = stringList("switches", required: false)
+        var links: [(from: String, to: String, bandwidth: Bandwidth, latency: Double?)] = []
+        if let node = fields["links"] {
+            if case .array(let items) = node.value {
+                for (i, item) in items.enumerated() {
+                    if let l = parseLink(item, index: i, problems: &problems, warnings: &warnings) { links.append(contentsOf: l) }
+                }
+            } else {
+                problems.append(TopologyProblem(where: "\"links\" at \(node.position)", message: "expected a list of link objects, found \(node.value.kindName)"))
+            }
+        } else {
+            problems.append(TopologyProblem(where: "top level", message: "missing \"links\", a list of {\"from\", \"to\", \"bandwidth\"} objects"))
+        }
+        if !problems.isEmpty { throw .invalid(problems) }
+        let fabric = try Fabric(name: name, description: description, ranks: ranks, switches: switches, links: links)
+        return Parsed(fabric: fabric, warnings: warnings)
+    }
+
+    private static func parseLink(_ item: JSONNode, index i: Int, problems: inout [TopologyProblem], warnings: inout [TopologyProblem])
+        -> [(from: String, to: String, bandwidth: Bandwidth, latency: Double?)]? {
+        guard case .object(let members) = item.value else {
+            problems.append(TopologyProblem(where: "link \(i) at \(item.position)", message: "expected an object with \"from\", \"to\", \"bandwidth\", found \(item.value.kindName)"))
+            return nil
+        }
+        var f: [String: JSONNode] = [:]
+        for m in members {
+            if !linkKeys.contains(m.key) {
+                warnings.append(TopologyProblem(where: "link \(i) at \(m.keyPosition)", message: "unknown key '\(m.key)' ignored (known: \(linkKeys.sorted().joined(separator: ", ")))"))
+            }
+            f[m.key] = m.value
+        }
+        func endpoint(_ key: String) -> String? {
+            guard let n = f[key] else { return nil }
+            if case .string(let s) = n.value { return s }
+            return nil
+        }
+        guard let from = endpoint("from"), let to = endpoint("to") else {
+            problems.append(TopologyProblem(where: "link \(i) at \(item.position)", message: "\"from\" and \"to\" must both be vertex names"))
+            return nil
+        }
+        let label = "link \(i) (\(from) → \(to)) at \(item.position)"
+        guard let bw = f["bandwidth"] else {
+            problems.append(TopologyProblem(where: label, message: "missing \"bandwidth\" (GB/s)"))
+            return nil
+        }
+        guard case .number(let literal) = bw.value else {
+            problems.append(TopologyProblem(where: label, message: "bandwidth is \(bw.value.kindName), not a number; give GB/s as a number such as 25 or 12.5"))
+            return nil
+        }
+        guard let value = Rational(decimalLiteral: literal) else {
+            problems.append(TopologyProblem(where: label, message: "bandwidth \(literal) is not a finite number; give GB/s as a number such as 25 or 12.5"))
+            return nil
+        }
+        guard value > .zero else {
+            problems.append(TopologyProblem(where: label, message: value == .zero
+                ? "bandwidth is zero; remove the link or give its speed in GB/s"
+                : "bandwidth \(literal) is negative; give its speed in GB/s (use two links for two directions)"))
+            return nil
+        }
+        var latency: Double?
+        if let l = f["latency"] {
+            guard case .number(let lit) = l.value, let r = Rational(decimalLiteral: lit), r >= .zero else {
+                problems.append(TopologyProblem(where: label, message: "latency must be a non-negative number of microseconds"))
+                return nil
+            }
+            latency = r.doubleValue
+        }
+        var bidirectional = false
+        if let b = f["bidirectional"] {
+            guard case .bool(let v) = b.value else {
+                problems.append(TopologyProblem(where: label, message: "\"bidirectional\" must be true or false"))
+                return nil
+            }
+            bidirectional = v
+        }
+        let forward = (from: from, to: to, bandwidth: Bandwidth(gigabytesPerSecond: value), latency: latency)
+        return bidirectional ? [forward, (from: to, to: from, bandwidth: forward.bandwidth, latency: latency)] : [forward]
+    }
+
+    /// Writes a fabric as Grove JSON version 1, one link per line. A pair of opposite links with
+    /// the same bandwidth and latency is written once with `"bidirectional": true`.
+    public static func write(_ fabric: Fabric) -> String {
+        var out = "{\n  \"version\": 1,\n  \"name\": \(quote(fabric.name)),\n"
+        if let d = fabric.description { out += "  \"description\": \(quote(d)),\n" }
+        let names = fabric.vertexNames
+        out += "  \"ranks\": [" + names[0..<fabric.rankCount].map(quote).joined(separator: ", ") + "],\n"
+        out += "  \"switches\": [" + names[fabric.rankCount...].map(quote).joined(separator: ", ") + "],\n"
+        var byPair: [Int: Link] = [:]
+        let n = fabric.vertexCount
+        for l in fabric.links { byPair[l.from.rawValue * n + l.to.rawValue] = l }
+        var lines: [String] = []
+        for l in fabric.links {
+            let reverse = byPair[l.to.rawValue * n + l.from.rawValue]
+            let paired = reverse.map { $0.bandwidth == l.bandwidth && $0.latencyMicroseconds == l.latencyMicroseconds } ?? false
+            if paired && l.from > l.to { continue }
+            var s = "    {\"from\": \(quote(names[l.from.rawValue])), \"to\": \(quote(names[l.to.rawValue])), \"bandwidth\": \(l.bandwidth.gigabytesPerSecond.decimalString)"
+            if let lat = l.latencyMicroseconds { s += ", \"latency\": \(Rational.shortDecimal(lat))" }
+            if paired { s += ", \"bidirectional\": true" }
+            lines.append(s + "}")
+        }
+        out += "  \"links\": [\n" + lines.joined(separator: ",\n") + "\n  ]\n}\n"
+        return out
+    }
+
+    public static func quote(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            case "\r": out += "\\r"
+            default:
+                if u.value < 0x20 { out += "\\u" + String(repeating: "0", count: 4 - String(u.value, radix: 16).count) + String(u.value, radix: 16) } else { out.unicodeScalars.append(u) }
+            }
+        }
+        return out + "\""
+    }
+}
+
+extension JSONValue {
+    func isNumber(_ literal: String) -> Bool {
+        if case .number(let l) = self { return Rational(decimalLiteral: l) == Rational(decimalLiteral: literal) }
+        return false
+    }
+}
+
+extension Rational {
+    /// Prints a Double with at most 6 decimals and no trailing zeros.
+    public static func shortDecimal(_ v: Double) -> String {
+        var s = String(format: "%.6f", v)
+        while s.hasSuffix("0") { s.removeLast() }
+        if s.hasSuffix(".") { s.removeLast() }
+        return s
+    }
+}

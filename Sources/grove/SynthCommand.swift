@@ -1,0 +1,129 @@
+import ArgumentParser
+import Foundation
+import GroveLP
+import GroveSynthesis
+import GroveTopology
+
+extension Collective: ExpressibleByArgument {}
+
+enum Engine: String, ExpressibleByArgument, CaseIterable {
+    case flow, lp
+}
+
+struct Synth: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Synthesize a throughput-optimal forest for a collective on a fabric.",
+        discussion: """
+        Computes the optimal rate (the cut bound, proven attainable), removes switches by edge
+        splitting and packs spanning trees that reach it. algbw follows nccl-tests: bytes of the
+        collective's buffer / time, GB = 10^9 bytes. Examples:
+
+          grove synth Topologies/dgx-a100-2.json -c allreduce --compare
+          grove synth Topologies/ring-bi-8.json -c allgather --engine lp --json
+          grove synth fabric.json -c broadcast --root 3 -o forest.json
+        """
+    )
+
+    @Argument(help: "Topology file (Grove JSON).") var topology: String
+    @Option(name: .shortAndLong, help: "allgather | reduce-scatter | allreduce | broadcast | reduce")
+    var collective: Collective = .allgather
+    @Option(help: "Root rank for broadcast and reduce: an index or a rank name (default 0).") var root: String?
+    @Option(help: "How to compute the optimal rate: flow (exact max-flow search) or lp (GLPK, exact).")
+    var engine: Engine = .flow
+    @Flag(help: "Also evaluate ring and double-binary-tree baselines on the same fabric.") var compare = false
+    @Option(name: .shortAndLong, help: "Write the forest as versioned JSON to this file.") var output: String?
+    @Flag(help: "Print one JSON object on standard output instead of the summary.") var json = false
+
+    func run() throws {
+        try reportingErrors(execute)
+    }
+
+    func execute() throws {
+            let fabric = try loadFabric(topology)
+            let rootRank = try resolveRoot(fabric)
+            let progress = Progress()
+            var engineFunction: Synthesizer.RateEngine?
+            if engine == .lp {
+                engineFunction = { (f: IntegerFabric, roots: [Rank]) throws -> OptimalRate in try RateLP.optimalRate(f, roots: roots) }
+            }
+            let result: Synthesis
+            do {
+                result = try Synthesizer.synthesize(fabric, collective: collective, root: rootRank, engine: engineFunction,
+                                                    progress: { progress.report($0) })
+            } catch {
+                throw UserError("\(topology): \(error)")
+            }
+            let seconds = progress.elapsed
+            var baselines: [(Baseline, Rational)] = []
+            if compare {
+                baselines = Baseline.allCases.map { ($0, $0.algbw(on: fabric, collective: collective, root: rootRank ?? Rank(0))) }
+            }
+            if let output { try writeOutput(ForestFile.write(result, fabric: fabric), to: output) }
+            if json {
+                printJSON(result, fabric: fabric, seconds: seconds, baselines: baselines)
+            } else {
+                printSummary(result, fabric: fabric, seconds: seconds, baselines: baselines)
+            }
+    }
+
+    func resolveRoot(_ fabric: Fabric) throws -> Rank? {
+        guard let root else { return nil }
+        guard collective.needsRoot else { throw UserError("--root applies to broadcast and reduce only") }
+        if let i = Int(root) {
+            guard i >= 0 && i < fabric.rankCount else { throw UserError("--root \(i): the fabric has ranks 0...\(fabric.rankCount - 1)") }
+            return Rank(i)
+        }
+        guard let i = fabric.vertexNames.prefix(fabric.rankCount).firstIndex(of: root) else {
+            throw UserError("--root \(root): no rank of that name in \(fabric.name)")
+        }
+        return Rank(i)
+    }
+
+    func printSummary(_ s: Synthesis, fabric: Fabric, seconds: Double, baselines: [(Baseline, Rational)]) {
+        let busbw = s.achievedAlgbw * s.collective.busFactor(ranks: fabric.rankCount)
+        let trees = s.forests.reduce(0) { $0 + $1.trees.count }
+        print("fabric      \(fabric.name): \(fabric.rankCount) ranks, \(fabric.switchCount) switches")
+        print("collective  \(s.collective.rawValue)" + (s.root.map { " from root \($0) (\(fabric.name(of: $0.vertex)))" } ?? ""))
+        print("algbw       \(gbps(s.achievedAlgbw)) GB/s achieved by the forest = bound \(gbps(s.boundAlgbw)) GB/s (exact: \(s.achievedAlgbw))")
+        print("busbw       \(gbps(busbw)) GB/s")
+        for (i, f) in s.forests.enumerated() {
+            let label = s.forests.count > 1 ? (i == 0 ? "reduce-scatter phase" : "allgather phase") : "forest"
+            print("\(label): \(f.trees.count) trees, multiplicities summing to \(f.treesPerRoot) per root, \(gbps(f.bound.perRoot)) GB/s per root")
+            if !f.bound.bottleneck.isEmpty {
+                let names = f.bound.bottleneck.map { fabric.name(of: $0) }
+                let shown = names.count <= 8 ? names.joined(separator: ", ") : names.prefix(6).joined(separator: ", ") + ", … (\(names.count) vertices)"
+                print("  bottleneck cut: the links leaving {\(shown)}")
+            }
+        }
+        print("trees       \(trees) distinct")
+        print("engine      \(engine.rawValue)" + (engine == .flow ? " (\(s.maxFlowRuns) max-flows for the bound)" : " (GLPK simplex + exact)") + String(format: ", %.2f s", seconds))
+        for (b, v) in baselines {
+            let ratio = v > .zero ? String(format: " — forest is %.2f×", (s.achievedAlgbw / v).doubleValue) : ""
+            print("baseline    \(b.rawValue): \(gbps(v)) GB/s\(ratio)")
+        }
+    }
+
+    func printJSON(_ s: Synthesis, fabric: Fabric, seconds: Double, baselines: [(Baseline, Rational)]) {
+        let q = TopologyFile.quote
+        var fields: [String] = [
+            "\"collective\": \(q(s.collective.rawValue))",
+            "\"fabric\": \(q(fabric.name))",
+            "\"ranks\": \(fabric.rankCount)",
+            "\"algbw\": \(s.achievedAlgbw.doubleValue)",
+            "\"bound_algbw\": \(s.boundAlgbw.doubleValue)",
+            "\"algbw_exact\": \(q(s.achievedAlgbw.description))",
+            "\"bound_algbw_exact\": \(q(s.boundAlgbw.description))",
+            "\"busbw\": \((s.achievedAlgbw * s.collective.busFactor(ranks: fabric.rankCount)).doubleValue)",
+            "\"trees_per_rank\": \(s.forests.map(\.treesPerRoot).max() ?? 0)",
+            "\"trees\": \(s.forests.reduce(0) { $0 + $1.trees.count })",
+            "\"engine\": \(q(engine.rawValue))",
+            "\"seconds\": \(String(format: "%.4f", seconds))",
+            "\"bottleneck\": [" + (s.forests.first?.bound.bottleneck ?? []).map { q(fabric.name(of: $0)) }.joined(separator: ", ") + "]",
+        ]
+        if let r = s.root { fields.append("\"root\": \(r.rawValue)") }
+        if !baselines.isEmpty {
+            fields.append("\"baselines\": {" + baselines.map { "\(q($0.0.rawValue)): \($0.1.doubleValue)" }.joined(separator: ", ") + "}")
+        }
+        print("{" + fields.joined(separator: ", ") + "}")
+    }
+}
