@@ -65,8 +65,19 @@ public struct Fabric: Sendable, Equatable {
     public func isRank(_ v: VertexID) -> Bool { v.rawValue < rankCount }
     public func name(of v: VertexID) -> String { vertexNames[v.rawValue] }
 
+    public typealias NamedLink = (from: String, to: String, bandwidth: Bandwidth, latency: Double?)
+
     /// Builds a fabric and validates it; throws `TopologyError.invalid` listing every problem.
-    public init(name: String, description: String? = nil, ranks: [String], switches: [String], links: [(from: String, to: String, bandwidth: Bandwidth, latency: Double?)]) throws(TopologyError) {
+    public init(name: String, description: String? = nil, ranks: [String], switches: [String], links: [NamedLink]) throws(TopologyError) {
+        let (resolved, problems) = Fabric.resolve(ranks: ranks, switches: switches, links: links)
+        if !problems.isEmpty { throw .invalid(problems) }
+        try self.init(validatedName: name, description: description, vertexNames: ranks + switches,
+                      rankCount: ranks.count, links: resolved)
+    }
+
+    /// Checks names and link endpoints: duplicates, a vertex that is both rank and switch,
+    /// unknown vertices, self-loops, no ranks. O(V + E).
+    public static func resolve(ranks: [String], switches: [String], links: [NamedLink]) -> (links: [Link], problems: [TopologyProblem]) {
         var problems: [TopologyProblem] = []
         var index: [String: Int] = [:]
         for (i, n) in (ranks + switches).enumerated() {
@@ -97,9 +108,7 @@ public struct Fabric: Sendable, Equatable {
         if ranks.isEmpty {
             problems.append(TopologyProblem(where: "ranks", message: "the fabric has no ranks; list at least one under \"ranks\""))
         }
-        if !problems.isEmpty { throw .invalid(problems) }
-        try self.init(validatedName: name, description: description, vertexNames: ranks + switches,
-                      rankCount: ranks.count, links: resolved)
+        return (resolved, problems)
     }
 
     /// Builds a fabric from resolved vertex indices (used by generators and the loader).

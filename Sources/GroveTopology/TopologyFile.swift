@@ -69,7 +69,7 @@ public enum TopologyFile {
         }
         let ranks = stringList("ranks", required: true)
         let switches = stringList("switches", required: false)
-        var links: [(from: String, to: String, bandwidth: Bandwidth, latency: Double?)] = []
+        var links: [Fabric.NamedLink] = []
         if let node = fields["links"] {
             if case .array(let items) = node.value {
                 for (i, item) in items.enumerated() {
@@ -81,13 +81,17 @@ public enum TopologyFile {
         } else {
             problems.append(TopologyProblem(where: "top level", message: "missing \"links\", a list of {\"from\", \"to\", \"bandwidth\"} objects"))
         }
-        if !problems.isEmpty { throw .invalid(problems) }
+        if !problems.isEmpty {
+            // Report name and endpoint problems too; reachability and balance are left out since
+            // they depend on the links that were just rejected.
+            throw .invalid(problems + Fabric.resolve(ranks: ranks, switches: switches, links: links).problems)
+        }
         let fabric = try Fabric(name: name, description: description, ranks: ranks, switches: switches, links: links)
         return Parsed(fabric: fabric, warnings: warnings)
     }
 
     private static func parseLink(_ item: JSONNode, index i: Int, problems: inout [TopologyProblem], warnings: inout [TopologyProblem])
-        -> [(from: String, to: String, bandwidth: Bandwidth, latency: Double?)]? {
+        -> [Fabric.NamedLink]? {
         guard case .object(let members) = item.value else {
             problems.append(TopologyProblem(where: "link \(i) at \(item.position)", message: "expected an object with \"from\", \"to\", \"bandwidth\", found \(item.value.kindName)"))
             return nil

@@ -1,0 +1,139 @@
+import Foundation
+import Testing
+
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+/// The built `grove` executable beside the test bundle.
+func groveExecutable() -> URL {
+    var dir = Bundle.main.bundleURL
+    for _ in 0..<3 {
+        let candidate = dir.appendingPathComponent("grove")
+        if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+        dir = dir.deletingLastPathComponent()
+    }
+    return repositoryRoot.appendingPathComponent(".build/debug/grove")
+}
+
+struct Run { var status: Int32; var stdout: String; var stderr: String }
+
+func grove(_ arguments: [String]) throws -> Run {
+    let p = Process()
+    p.executableURL = groveExecutable()
+    p.arguments = arguments
+    p.currentDirectoryURL = repositoryRoot
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    try p.run()
+    let o = out.fileHandleForReading.readDataToEndOfFile()
+    let e = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return Run(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+}
+
+func temporaryFile(_ text: String) throws -> String {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("grove-test-\(UUID().uuidString).json").path
+    try text.write(toFile: path, atomically: true, encoding: .utf8)
+    return path
+}
+
+@Suite struct CLITests {
+    static let badFiles: [(String, String)] = [
+        (#"{"ranks": ["a", "b"], "links": [{"from": "a", "to": "c", "bandwidth": 1}]}"#, "unknown vertex 'c'"),
+        (#"{"ranks": ["a", "a"], "links": []}"#, "duplicate name 'a'"),
+        (#"{"ranks": ["a", "b"], "switches": ["a"], "links": []}"#, "both as a rank and as a switch"),
+        (#"{"ranks": ["a", "b"], "links": [{"from": "a", "to": "b", "bandwidth": 0}, {"from": "b", "to": "a", "bandwidth": 1}]}"#, "bandwidth is zero"),
+        (#"{"ranks": ["a", "b"], "links": [{"from": "a", "to": "b", "bandwidth": -1}, {"from": "b", "to": "a", "bandwidth": 1}]}"#, "negative"),
+        (#"{"ranks": ["a", "b"], "links": [{"from": "a", "to": "b", "bandwidth": NaN}, {"from": "b", "to": "a", "bandwidth": 1}]}"#, "NaN is not a finite number"),
+        (#"{"ranks": ["a", "b"], "links": [{"from": "a", "to": "b", "bandwidth": "x"}, {"from": "b", "to": "a", "bandwidth": 1}]}"#, "not a number"),
+        (#"{"ranks": [], "links": []}"#, "no ranks"),
+        (#"{"ranks": ["a", "b"], "links": [{"from": "a", "to": "b", "bandwidth": 1}]}"#, "rank 'b' cannot reach rank 'a'"),
+        (#"{"ranks": ["a", "b"], "switches": ["s"], "links": [{"from": "a", "to": "s", "bandwidth": 2}, {"from": "s", "to": "b", "bandwidth": 1}, {"from": "b", "to": "a", "bandwidth": 1}]}"#, "switch 's'"),
+        (#"{"ranks": ["a", "b"], "links": [{"from": "b", "to": "b", "bandwidth": 1}, {"from": "a", "to": "b", "bandwidth": 1, "bidirectional": true}]}"#, "to itself"),
+        ("{\"ranks\": [\"a\"\n \"b\"]}", ":2:2:"),
+    ]
+
+    @Test(arguments: badFiles)
+    func badInputExitsTwoWithOneLine(text: String, culprit: String) throws {
+        let path = try temporaryFile(text)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let r = try grove(["synth", path, "-c", "allgather"])
+        #expect(r.status == 2)
+        let lines = r.stderr.split(separator: "\n")
+        #expect(lines.count == 1, "stderr: \(r.stderr)")
+        #expect(r.stderr.contains(culprit), "stderr: \(r.stderr)")
+        #expect(r.stderr.hasPrefix("grove: \(path)"))
+        #expect(!r.stderr.contains("Fatal error") && !r.stderr.contains("Stack dump"))
+    }
+
+    @Test func missingFileExitsTwo() throws {
+        let r = try grove(["synth", "/nonexistent/fabric.json"])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("cannot read"))
+    }
+
+    @Test func unknownKeyWarnsAndSucceeds() throws {
+        let path = try temporaryFile(#"{"ranks": ["a", "b"], "tag": 1, "links": [{"from": "a", "to": "b", "bandwidth": 1, "bidirectional": true}]}"#)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let r = try grove(["synth", path])
+        #expect(r.status == 0)
+        #expect(r.stderr.contains("warning") && r.stderr.contains("unknown key 'tag'"))
+    }
+
+    @Test func jsonOutputHasTheDocumentedFields() throws {
+        let r = try grove(["synth", "Topologies/dgx-a100-2.json", "-c", "allreduce", "--compare", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let object = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+        let o = try #require(object)
+        for key in ["collective", "ranks", "algbw", "bound_algbw", "trees_per_rank", "trees", "engine", "seconds", "baselines"] {
+            #expect(o[key] != nil, "missing \(key)")
+        }
+        #expect(o["collective"] as? String == "allreduce")
+        #expect(o["ranks"] as? Int == 16)
+        #expect((o["algbw"] as? Double) == (o["bound_algbw"] as? Double))
+        let baselines = try #require(o["baselines"] as? [String: Double])
+        #expect(baselines["ring"] != nil && baselines["double_binary_tree"] != nil)
+    }
+
+    @Test func forestFileIsVersionedJSON() throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("grove-forest-\(UUID().uuidString).json").path
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let r = try grove(["synth", "Topologies/dgx-a100-1.json", "-c", "allgather", "-o", out])
+        #expect(r.status == 0)
+        let o = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out))) as? [String: Any])
+        #expect(o["format"] as? String == "grove-forest")
+        #expect(o["version"] as? Int == 1)
+        #expect((o["fabric_hash"] as? String)?.count == 16)
+        let phases = try #require(o["phases"] as? [[String: Any]])
+        let trees = try #require(phases.first?["trees"] as? [[String: Any]])
+        #expect(!trees.isEmpty)
+        let arcs = try #require(trees[0]["arcs"] as? [[String: Any]])
+        #expect(arcs.count == 7)
+        let via = try #require((arcs[0]["routes"] as? [[String: Any]])?.first?["via"] as? [String])
+        #expect(via == ["n0.nvswitch"])
+    }
+
+    @Test func topoShowAndDot() throws {
+        let show = try grove(["topo", "show", "Topologies/dgx-a100-2.json"])
+        #expect(show.status == 0)
+        #expect(show.stdout.contains("16 ranks, 10 switches"))
+        #expect(show.stdout.contains("out 325 GB/s, in 325 GB/s"))
+        let dot = try grove(["topo", "dot", "Topologies/ring-uni-4.json"])
+        #expect(dot.status == 0)
+        #expect(dot.stdout.hasPrefix("digraph"))
+        #expect(dot.stdout.components(separatedBy: "->").count == 5)
+    }
+
+    @Test func generatorsMatchTheBundledFiles() throws {
+        let r = try grove(["topo", "generate", "dgx-h100", "--boxes", "2"])
+        #expect(r.status == 0)
+        let bundled = try String(contentsOf: repositoryRoot.appendingPathComponent("Topologies/dgx-h100-2.json"), encoding: .utf8)
+        #expect(r.stdout == bundled)
+    }
+
+    @Test func badRootIsAClearError() throws {
+        let r = try grove(["synth", "Topologies/ring-uni-4.json", "-c", "broadcast", "--root", "9"])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("--root 9"))
+    }
+}

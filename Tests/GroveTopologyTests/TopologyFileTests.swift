@@ -1,0 +1,159 @@
+import Testing
+@testable import GroveTopology
+
+/// Parses `text` expecting exactly one problem, and returns its line.
+func singleProblem(_ text: String) -> String {
+    do {
+        _ = try TopologyFile.parse(text)
+        Issue.record("expected the file to be rejected")
+        return ""
+    } catch {
+        switch error {
+        case .invalid(let problems):
+            #expect(problems.count == 1, "problems: \(problems)")
+            return problems.first?.description ?? ""
+        case .syntax(let e): return "\(e.position.line):\(e.position.column): \(e.message)"
+        case .unreadable(let m): return m
+        }
+    }
+}
+
+func fabricText(ranks: [String] = ["a", "b"], switches: [String] = [], links: [String]) -> String {
+    let q = { (s: String) in "\"\(s)\"" }
+    return "{\"name\": \"t\", \"ranks\": [\(ranks.map(q).joined(separator: ", "))], \"switches\": [\(switches.map(q).joined(separator: ", "))], \"links\": [\(links.joined(separator: ", "))]}"
+}
+
+@Suite struct TopologyFileTests {
+    @Test func parsesTheReadmeExample() throws {
+        let text = """
+        {"name": "pair", "ranks": ["g0", "g1"], "switches": [],
+         "links": [{"from": "g0", "to": "g1", "bandwidth": 25, "bidirectional": true}]}
+        """
+        let f = try TopologyFile.parse(text).fabric
+        #expect(f.rankCount == 2)
+        #expect(f.links.count == 2)
+        #expect(f.links.allSatisfy { $0.bandwidth == Bandwidth(25) })
+    }
+
+    @Test func parallelLinksAddUpAndDecimalsStayExact() throws {
+        let f = try TopologyFile.parse(fabricText(links: [
+            #"{"from": "a", "to": "b", "bandwidth": 12.5}"#, #"{"from": "a", "to": "b", "bandwidth": 0.1}"#,
+            #"{"from": "b", "to": "a", "bandwidth": 1e1, "latency": 2.5}"#,
+        ])).fabric
+        #expect(f.links.count == 2)
+        #expect(f.links[0].bandwidth.gigabytesPerSecond == Rational(126, 10))
+        #expect(f.links[1].bandwidth.gigabytesPerSecond == Rational(10))
+        #expect(f.links[1].latencyMicroseconds == 2.5)
+    }
+
+    @Test func unknownVertexIsNamed() {
+        let p = singleProblem(fabricText(links: [#"{"from": "a", "to": "zz", "bandwidth": 1}"#, #"{"from": "b", "to": "a", "bandwidth": 1}"#]))
+        #expect(p.contains("unknown vertex 'zz'"))
+        #expect(p.contains("link 0"))
+    }
+
+    @Test func duplicateNameIsNamed() {
+        let p = singleProblem(fabricText(ranks: ["a", "b", "a"], links: [#"{"from": "a", "to": "b", "bandwidth": 1, "bidirectional": true}"#]))
+        #expect(p.contains("duplicate name 'a'"))
+    }
+
+    @Test func rankAndSwitchAtOnceIsNamed() {
+        let p = singleProblem(fabricText(switches: ["b"], links: [#"{"from": "a", "to": "b", "bandwidth": 1, "bidirectional": true}"#]))
+        #expect(p.contains("'b' is listed both as a rank and as a switch"))
+    }
+
+    @Test(arguments: [
+        ("0", "bandwidth is zero"),
+        ("-3", "bandwidth -3 is negative"),
+        ("NaN", "bandwidth NaN is not a finite number"),
+        ("Infinity", "bandwidth Infinity is not a finite number"),
+        ("\"fast\"", "bandwidth is a string, not a number"),
+        ("null", "bandwidth is null, not a number"),
+    ])
+    func badBandwidthIsNamed(value: String, message: String) {
+        let p = singleProblem(fabricText(links: [#"{"from": "a", "to": "b", "bandwidth": \#(value)}"#, #"{"from": "b", "to": "a", "bandwidth": 1}"#]))
+        #expect(p.contains(message), "got: \(p)")
+        #expect(p.contains("link 0 (a → b)"))
+    }
+
+    @Test func noRanks() {
+        let p = singleProblem(#"{"name": "empty", "ranks": [], "switches": ["s"], "links": []}"#)
+        #expect(p.contains("no ranks"))
+    }
+
+    @Test func unreachableRankNamesBoth() {
+        // a → b only: b cannot reach a.
+        let p = singleProblem(fabricText(links: [#"{"from": "a", "to": "b", "bandwidth": 1}"#]))
+        #expect(p.contains("rank 'b' cannot reach rank 'a'"))
+        let q = singleProblem(fabricText(ranks: ["a", "b", "c"], links: [#"{"from": "a", "to": "b", "bandwidth": 1, "bidirectional": true}"#, #"{"from": "c", "to": "a", "bandwidth": 1}"#]))
+        #expect(q.contains("rank 'a' cannot reach rank 'c'"))
+    }
+
+    @Test func unbalancedSwitchExplainsWhy() {
+        let p = singleProblem(fabricText(switches: ["sw"], links: [
+            #"{"from": "a", "to": "sw", "bandwidth": 10, "bidirectional": true}"#,
+            #"{"from": "b", "to": "sw", "bandwidth": 10}"#, #"{"from": "sw", "to": "b", "bandwidth": 5}"#,
+        ]))
+        #expect(p.contains("switch 'sw'"))
+        #expect(p.contains("in-capacity 20 GB/s differs from out-capacity 15 GB/s"))
+        #expect(p.contains("switch removal"))
+    }
+
+    @Test func selfLoopIsNamed() {
+        let p = singleProblem(fabricText(links: [#"{"from": "a", "to": "a", "bandwidth": 1}"#, #"{"from": "a", "to": "b", "bandwidth": 1, "bidirectional": true}"#]))
+        #expect(p.contains("link 0 (a → a)"))
+        #expect(p.contains("to itself"))
+    }
+
+    @Test func unknownKeysWarnButLoad() throws {
+        let parsed = try TopologyFile.parse(#"{"name": "t", "colour": "red", "ranks": ["a", "b"], "links": [{"from": "a", "to": "b", "bandwidth": 1, "bidirectional": true, "speed": 3}]}"#)
+        #expect(parsed.warnings.count == 2)
+        #expect(parsed.warnings.contains { $0.description.contains("unknown key 'colour'") })
+        #expect(parsed.warnings.contains { $0.description.contains("unknown key 'speed'") && $0.description.contains("link 0") })
+    }
+
+    @Test func syntaxErrorGivesLineAndColumn() {
+        let p = singleProblem("{\"ranks\": [\"a\"],\n  \"links\": [{\"from\": \"a\" \"to\": \"b\"}]}")
+        #expect(p.hasPrefix("2:26:"), "got: \(p)")
+        #expect(p.contains("expected ',' or '}'"))
+    }
+
+    @Test func everyProblemIsListed() {
+        do {
+            _ = try TopologyFile.parse(fabricText(links: [#"{"from": "a", "to": "x", "bandwidth": 1}"#, #"{"from": "a", "to": "b", "bandwidth": 0}"#]))
+            Issue.record("expected rejection")
+        } catch {
+            guard case .invalid(let problems) = error else { Issue.record("wrong error \(error)"); return }
+            #expect(problems.count == 2)
+        }
+    }
+
+    @Test func generatedFabricsRoundTrip() throws {
+        let fabrics = try [
+            FabricGenerator.dgxA100(boxes: 2), FabricGenerator.mi250(boxes: 2), FabricGenerator.torus(rows: 3, cols: 4, bandwidth: Rational(50)),
+            FabricGenerator.ring(ranks: 5, bandwidth: Rational(25, 2), bidirectional: false),
+            FabricGenerator.leafSpine(leaves: 3, hostsPerLeaf: 2, spines: 2, nic: Rational(25), uplink: Rational(10)),
+            FabricGenerator.cloud(nics: [Rational(25, 2), Rational(50)], gpusPerHost: 2, local: Rational(32)),
+        ]
+        for f in fabrics {
+            let again = try TopologyFile.parse(TopologyFile.write(f)).fabric
+            #expect(again == f, "\(f.name) changed in a write/read round trip")
+            #expect(again.hash == f.hash)
+        }
+    }
+
+    @Test func mi250GcdsHaveSevenLinks() {
+        var links = Array(repeating: 0, count: 16)
+        for (a, b, n) in FabricGenerator.mi250Wiring { links[a] += n; links[b] += n }
+        #expect(links.allSatisfy { $0 == 7 })
+    }
+
+    @Test func decimalLiterals() {
+        #expect(Rational(decimalLiteral: "12.5") == Rational(25, 2))
+        #expect(Rational(decimalLiteral: "-0.25E-2") == Rational(-1, 400))
+        #expect(Rational(decimalLiteral: "3e2") == Rational(300))
+        #expect(Rational(decimalLiteral: "1.2.3") == nil)
+        #expect(Rational(decimalLiteral: "NaN") == nil)
+        #expect(Rational(decimalLiteral: "") == nil)
+    }
+}
