@@ -1,88 +1,62 @@
 import GroveTopology
 
 /// Standard algorithms evaluated on the same fabric and the same steady-state model as forests:
-/// every logical transfer follows one widest path, links are shared, and the time for a buffer of
-/// M bytes is max over links of (bytes on the link)/bandwidth.
+/// links are shared, and the time for a buffer of M bytes is max over links of bytes/bandwidth.
+/// Each logical transfer (a ring or tree edge) is spread over a maximum flow between its two
+/// ranks, as NCCL spreads a ring over every NIC of a box with its channels; a single-path model
+/// would make the baselines look worse than what people run.
 public enum Baseline: String, CaseIterable, Sendable {
     case ring
     case doubleBinaryTree = "double_binary_tree"
 
     /// algbw in GB/s (nccl-tests definition) of this baseline for the collective.
     public func algbw(on fabric: Fabric, collective: Collective, root: Rank = Rank(0)) -> Rational {
-        let router = WidestPathRouter(fabric)
+        var router = MultipathRouter(fabric)
         switch self {
         case .ring:
-            return RingBaseline.orders(fabric, router: router).map { order in
-                RingBaseline.algbw(order: order, collective: collective, root: root, router: router)
+            return RingBaseline.orders(fabric, router: &router).map { order in
+                RingBaseline.algbw(order: order, collective: collective, root: root, router: &router)
             }.max() ?? .zero
         case .doubleBinaryTree:
-            return TreeBaseline.algbw(n: fabric.rankCount, collective: collective, root: root, router: router)
+            return TreeBaseline.algbw(n: fabric.rankCount, collective: collective, root: root, router: &router)
         }
     }
 }
 
-/// Widest (maximum-bottleneck) paths between ranks, ties broken by fewer hops. Dijkstra variant,
-/// O(V²) per query. Paths may pass through other ranks (they forward, as on direct-connect
-/// fabrics); a validated fabric has a path between every pair of ranks.
-struct WidestPathRouter {
+/// Routes a transfer between two ranks over a maximum flow (Dinic on integer capacities) and
+/// caches the flow's split per link. O(max-flow) per distinct pair.
+struct MultipathRouter {
     let fabric: Fabric
-    private var linkIndex: [Int: Int] = [:]
-    private var adjacency: [[Int]]
+    private let integer: IntegerFabric
+    private var network: FlowNetwork
+    private var cache: [Int: (value: Int, flows: [(link: Int, flow: Int)])] = [:]
 
     init(_ fabric: Fabric) {
         self.fabric = fabric
-        adjacency = Array(repeating: [], count: fabric.vertexCount)
-        for (i, l) in fabric.links.enumerated() {
-            adjacency[l.from.rawValue].append(i)
-            linkIndex[l.from.rawValue * fabric.vertexCount + l.to.rawValue] = i
-        }
+        integer = IntegerFabric(fabric)
+        network = integer.network(multiplier: 1, roots: []).0
     }
 
-    /// Link indices of a widest path from a to b.
-    func path(_ a: Rank, _ b: Rank) -> [Int] {
-        let n = fabric.vertexCount
-        var width = Array(repeating: -1.0, count: n)
-        var hops = Array(repeating: Int.max, count: n)
-        var via = Array(repeating: -1, count: n)
-        var done = Array(repeating: false, count: n)
-        width[a.rawValue] = .infinity
-        hops[a.rawValue] = 0
-        for _ in 0..<n {
-            var u = -1
-            for v in 0..<n where !done[v] && width[v] >= 0 {
-                if u < 0 || width[v] > width[u] || (width[v] == width[u] && hops[v] < hops[u]) { u = v }
-            }
-            if u < 0 || u == b.rawValue { break }
-            done[u] = true
-            for li in adjacency[u] {
-                let l = fabric.links[li]
-                let w = min(width[u], l.bandwidth.gigabytesPerSecond.doubleValue)
-                let v = l.to.rawValue
-                if !done[v] && (w > width[v] || (w == width[v] && hops[u] + 1 < hops[v])) {
-                    width[v] = w; hops[v] = hops[u] + 1; via[v] = li
-                }
-            }
+    /// Maximum flow between two ranks and its per-link values.
+    mutating func route(_ a: Rank, _ b: Rank) -> (value: Int, flows: [(link: Int, flow: Int)]) {
+        let key = a.rawValue * fabric.rankCount + b.rawValue
+        if let r = cache[key] { return r }
+        let value = network.maxFlow(from: a.rawValue, to: b.rawValue)
+        // `network` adds arcs in link order, so arc 2i is link i.
+        let flows = (0..<fabric.links.count).compactMap { i -> (link: Int, flow: Int)? in
+            let f = network.flow(onArc: 2 * i)
+            return f > 0 ? (i, f) : nil
         }
-        var links: [Int] = []
-        var v = b.rawValue
-        while v != a.rawValue {
-            let li = via[v]
-            precondition(li >= 0, "validated fabrics connect every pair of ranks")
-            links.append(li)
-            v = fabric.links[li].from.rawValue
-        }
-        return links.reversed()
-    }
-
-    func widthOfPath(_ a: Rank, _ b: Rank) -> Rational {
-        path(a, b).map { fabric.links[$0].bandwidth.gigabytesPerSecond }.min() ?? .zero
+        cache[key] = (value, flows)
+        return (value, flows)
     }
 
     /// algbw for transfers given as (from, to, fraction of the buffer M): 1 / max_e load(e)/b(e).
-    func algbw(_ transfers: [(Rank, Rank, Rational)]) -> Rational {
+    mutating func algbw(_ transfers: [(Rank, Rank, Rational)]) -> Rational {
         var load = Array(repeating: Rational.zero, count: fabric.links.count)
         for (a, b, share) in transfers {
-            for li in path(a, b) { load[li] = load[li] + share }
+            let r = route(a, b)
+            for (li, f) in r.flows { load[li] = load[li] + share * Rational(f, r.value) }
         }
         var worst = Rational.zero
         for (i, l) in fabric.links.enumerated() where load[i] > .zero {
@@ -93,18 +67,19 @@ struct WidestPathRouter {
 }
 
 enum RingBaseline {
-    /// Candidate ring orders: rank order, and a greedy order that always steps to the rank with
-    /// the widest path from the current one. O(N² · Dijkstra).
-    static func orders(_ fabric: Fabric, router: WidestPathRouter) -> [[Rank]] {
+    /// Candidate ring orders: rank order, and (up to 256 ranks) a greedy order that always steps
+    /// to the rank with the largest max-flow from the current one. O(N² max-flows).
+    static func orders(_ fabric: Fabric, router: inout MultipathRouter) -> [[Rank]] {
         let n = fabric.rankCount
+        guard n <= 256 else { return [fabric.ranks] }
         var greedy = [Rank(0)]
         var used = Array(repeating: false, count: n)
         used[0] = true
         while greedy.count < n {
             let cur = greedy.last!
-            var best: (Rank, Rational)? = nil
+            var best: (Rank, Int)? = nil
             for r in fabric.ranks where !used[r.rawValue] {
-                let w = router.widthOfPath(cur, r)
+                let w = router.route(cur, r).value
                 if best == nil || w > best!.1 { best = (r, w) }
             }
             greedy.append(best!.0)
@@ -113,7 +88,7 @@ enum RingBaseline {
         return [fabric.ranks, greedy]
     }
 
-    static func algbw(order: [Rank], collective: Collective, root: Rank, router: WidestPathRouter) -> Rational {
+    static func algbw(order: [Rank], collective: Collective, root: Rank, router: inout MultipathRouter) -> Rational {
         let n = order.count
         let forward = (0..<n).map { (order[$0], order[($0 + 1) % n]) }
         let steps = Rational(n - 1, n)
@@ -139,7 +114,7 @@ enum RingBaseline {
 /// order and over its reverse, so one tree's leaves are the other's inner nodes), each carrying
 /// half of the buffer.
 enum TreeBaseline {
-    static func algbw(n: Int, collective: Collective, root: Rank, router: WidestPathRouter) -> Rational {
+    static func algbw(n: Int, collective: Collective, root: Rank, router: inout MultipathRouter) -> Rational {
         let base = (0..<n).map { Rank(($0 + root.rawValue) % n) }
         let orders = [base, [base[0]] + base.dropFirst().reversed()]
         var transfers: [(Rank, Rank, Rational)] = []

@@ -90,9 +90,7 @@ struct Synth: ParsableCommand {
             let label = s.forests.count > 1 ? (i == 0 ? "reduce-scatter phase" : "allgather phase") : "forest"
             print("\(label): \(f.trees.count) trees, multiplicities summing to \(f.treesPerRoot) per root, \(gbps(f.bound.perRoot)) GB/s per root")
             if !f.bound.bottleneck.isEmpty {
-                let names = f.bound.bottleneck.map { fabric.name(of: $0) }
-                let shown = names.count <= 8 ? names.joined(separator: ", ") : names.prefix(6).joined(separator: ", ") + ", … (\(names.count) vertices)"
-                print("  bottleneck cut: the links leaving {\(shown)}")
+                print("  bottleneck: \(describeCut(f.bound.bottleneck, fabric: fabric, direction: f.direction))")
             }
         }
         print("trees       \(trees) distinct")
@@ -101,6 +99,19 @@ struct Synth: ParsableCommand {
             let ratio = v > .zero ? String(format: " — forest is %.2f×", (s.achievedAlgbw / v).doubleValue) : ""
             print("baseline    \(b.rawValue): \(gbps(v)) GB/s\(ratio)")
         }
+    }
+
+    /// Names the side of the cut that is smaller, so "all but one GPU" reads as "into that GPU".
+    /// For in-trees the forest was built on the reversed fabric, so the cut's links point inward.
+    func describeCut(_ cut: [VertexID], fabric: Fabric, direction: TreeDirection) -> String {
+        let inside = Set(cut)
+        let outside = (0..<fabric.vertexCount).map { VertexID($0) }.filter { !inside.contains($0) }
+        func list(_ vs: [VertexID]) -> String {
+            let names = vs.map { fabric.name(of: $0) }
+            return names.count <= 6 ? names.joined(separator: ", ") : names.prefix(5).joined(separator: ", ") + ", … (\(names.count) vertices)"
+        }
+        let (outward, inward) = direction == .outward ? ("leaving", "into") : ("into", "leaving")
+        return outside.count < cut.count ? "the links \(inward) {\(list(outside))}" : "the links \(outward) {\(list(cut))}"
     }
 
     func printJSON(_ s: Synthesis, fabric: Fabric, seconds: Double, baselines: [(Baseline, Rational)]) {

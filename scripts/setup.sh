@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what Grove needs to build (Debian packages) and builds it.
+# Usage: scripts/setup.sh [debug|release]   (default: debug)
+# As root it runs apt-get itself; otherwise it prints the exact line to run and stops.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+configuration=${1:-debug}
+packages=(libglpk-dev)
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    if [[ $(id -u) -eq 0 ]]; then
+        echo "setup: installing ${missing[*]}" >&2
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq "${missing[@]}" >/dev/null
+    else
+        echo "setup: missing Debian packages; run this line, then try again:" >&2
+        echo "  sudo apt-get install -y ${missing[*]}" >&2
+        exit 1
+    fi
+fi
+
+if ! command -v swift >/dev/null 2>&1; then
+    if [[ -x /opt/swift/usr/bin/swift ]]; then
+        export PATH=/opt/swift/usr/bin:$PATH
+    else
+        echo "setup: no Swift toolchain on PATH; install Swift 6 (swift.org) and try again" >&2
+        exit 1
+    fi
+fi
+
+echo "setup: building ($configuration)" >&2
+swift build -c "$configuration" 2>&1 | grep -Ev '^(\[[0-9]+/[0-9]+\]|Building for|Compiling|Write|Emitting)' >&2 || true
+swift build -c "$configuration" >/dev/null
