@@ -1,0 +1,24 @@
+"""Plots synthesis time against rank count from results.csv (Debian's python3-matplotlib)."""
+import csv
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+rows = list(csv.DictReader(open(sys.argv[1])))
+ok = [r for r in rows if r["status"] == "ok"]
+fig, ax = plt.subplots(figsize=(6, 4))
+ax.loglog([int(r["ranks"]) for r in ok], [float(r["seconds"]) for r in ok], "o-", label="grove synth -c allgather")
+for r in rows:
+    if r["status"] != "ok":
+        ax.annotate(f'{r["ranks"]} ranks: >{r["seconds"]} s', (int(r["ranks"]), float(r["seconds"])), color="red")
+ax.axhline(60, color="gray", linestyle="--", label="60 s target")
+ax.set_xlabel("ranks (DGX A100 boxes × 8)")
+ax.set_ylabel("seconds (release build, 2 cores)")
+ax.set_title("Synthesis time, DGX A100 fabrics")
+ax.legend()
+ax.grid(True, which="both", alpha=0.3)
+fig.tight_layout()
+fig.savefig(sys.argv[2], dpi=110)
