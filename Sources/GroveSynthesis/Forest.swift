@@ -57,6 +57,8 @@ public struct Forest: Sendable {
     public var trees: [Arborescence]
     /// The bound for this forest's pattern (per root, GB/s) and the cut that attains it.
     public var bound: OptimalRate
+    /// Whether the greedy fast path built it (false: exact splitting and packing).
+    public var builtGreedily: Bool
 
     /// Checks the forest against the fabric and returns the rate per root it achieves (GB/s),
     /// computed from link loads alone: every tree spans all ranks; each root's multiplicities sum
@@ -142,6 +144,14 @@ public struct Synthesis: Sendable {
     public var maxFlowRuns: Int
 }
 
+/// How forests are built. Both give forests that reach the bound; `automatic` tries the greedy
+/// `FastPath` first and falls back to the exact algorithms when it falls short.
+public enum Construction: String, Sendable, CaseIterable {
+    case automatic
+    /// Always use exact edge splitting and admissibility-tested tree packing.
+    case exact
+}
+
 public enum Synthesizer {
     /// Computes the optimal rate of a rooted broadcast pattern; the default is `RateSearch`.
     public typealias RateEngine = @Sendable (IntegerFabric, [Rank]) throws -> OptimalRate
@@ -151,7 +161,7 @@ public enum Synthesizer {
     /// A different `engine` yields the same forests only if it finds the same rate: a wrong rate
     /// makes switch removal or the forest check fail.
     public static func synthesize(_ fabric: Fabric, collective: Collective, root: Rank? = nil,
-                                  engine: RateEngine? = nil,
+                                  engine: RateEngine? = nil, construction: Construction = .automatic,
                                   progress: ((String) -> Void)? = nil) throws(SynthesisError) -> Synthesis {
         let n = fabric.rankCount
         guard n > 1 else { throw .singleRank }
@@ -159,7 +169,7 @@ public enum Synthesizer {
         guard r.rawValue >= 0 && r.rawValue < n else { throw .badRoot(r.rawValue, ranks: n) }
         func phase(_ direction: TreeDirection, roots: [Rank]) throws(SynthesisError) -> (Forest, Rational) {
             let f = direction == .outward ? fabric : fabric.transposed()
-            var forest = try broadcastForest(f, roots: roots, engine: engine, progress: progress)
+            var forest = try broadcastForest(f, roots: roots, engine: engine, construction: construction, progress: progress)
             if direction == .inward { forest = forest.reversed() }
             let achieved: Rational
             do { achieved = try forest.check(on: fabric) } catch { throw .checkFailed(error.description) }
@@ -187,7 +197,7 @@ public enum Synthesizer {
     }
 
     /// Rate search, switch removal and tree packing for the out-trees of `roots` on `fabric`.
-    static func broadcastForest(_ fabric: Fabric, roots: [Rank], engine: RateEngine?,
+    static func broadcastForest(_ fabric: Fabric, roots: [Rank], engine: RateEngine?, construction: Construction,
                                 progress: ((String) -> Void)?) throws(SynthesisError) -> Forest {
         let integer = IntegerFabric(fabric)
         let rate: OptimalRate
@@ -201,28 +211,40 @@ public enum Synthesizer {
         let (p, q) = (rate.perRootUnits.numerator, rate.perRootUnits.denominator)
         let g = integer.capacities.reduce(0, Rational.gcd)
         let k = p / Rational.gcd(p, Rational.checkedMul(q, g))
-        var graph = RoutedGraph(vertexCount: fabric.vertexCount)
+        var original = RoutedGraph(vertexCount: fabric.vertexCount)
         for (i, l) in fabric.links.enumerated() {
             let units = Rational.checkedMul(Rational.checkedMul(integer.capacities[i], k), q) / p
-            graph.add(l.from.rawValue, l.to.rawValue, [Route(switches: [], amount: units)])
+            original.add(l.from.rawValue, l.to.rawValue, [Route(switches: [], amount: units)])
         }
-        do {
-            try EdgeSplitter.removeSwitches(&graph, fabric: fabric, roots: roots, k: k, progress: progress)
-        } catch {
-            throw .switchRemovalFailed(error.switchName)
+        var graph = original
+        var fast: [TreePacker.Partial]?
+        if construction == .automatic {
+            FastPath.rotationSplit(&graph, fabric: fabric)
+            fast = FastPath.greedyPack(capacity: graph.capacity, rankCount: fabric.rankCount, roots: roots, k: k, progress: progress)
+            if fast == nil { progress?("greedy packing fell short; running exact switch removal and packing") }
         }
         let partials: [TreePacker.Partial]
-        do {
-            partials = try TreePacker.pack(capacity: graph.capacity, rankCount: fabric.rankCount, roots: roots, k: k, progress: progress)
-        } catch {
-            throw .packingFailed(root: error.root)
+        if let fast {
+            partials = fast
+        } else {
+            graph = original
+            do {
+                try EdgeSplitter.removeSwitches(&graph, fabric: fabric, roots: roots, k: k, progress: progress)
+            } catch {
+                throw .switchRemovalFailed(error.switchName)
+            }
+            do {
+                partials = try TreePacker.pack(capacity: graph.capacity, rankCount: fabric.rankCount, roots: roots, k: k, progress: progress)
+            } catch {
+                throw .packingFailed(root: error.root)
+            }
         }
         let trees = partials.map { t in
             Arborescence(root: Rank(t.root), multiplicity: t.multiplicity, arcs: t.arcs.map { a in
                 TreeArc(from: Rank(a.from), to: Rank(a.to), routes: graph.take(a.from, a.to, t.multiplicity))
             })
         }
-        return Forest(direction: .outward, roots: roots, treesPerRoot: k, trees: trees, bound: rate)
+        return Forest(direction: .outward, roots: roots, treesPerRoot: k, trees: trees, bound: rate, builtGreedily: fast != nil)
     }
 }
 

@@ -30,6 +30,8 @@ struct Synth: ParsableCommand {
     @Option(help: "Root rank for broadcast and reduce: an index or a rank name (default 0).") var root: String?
     @Option(help: "How to compute the optimal rate: flow (exact max-flow search) or lp (GLPK, exact).")
     var engine: Engine = .flow
+    @Flag(help: "Build the forest with exact edge splitting and tree packing only, skipping the greedy fast path (slower; same rate).")
+    var exact = false
     @Flag(help: "Also evaluate ring and double-binary-tree baselines on the same fabric.") var compare = false
     @Option(name: .shortAndLong, help: "Write the forest as versioned JSON to this file.") var output: String?
     @Flag(help: "Print one JSON object on standard output instead of the summary.") var json = false
@@ -49,7 +51,7 @@ struct Synth: ParsableCommand {
             let result: Synthesis
             do {
                 result = try Synthesizer.synthesize(fabric, collective: collective, root: rootRank, engine: engineFunction,
-                                                    progress: { progress.report($0) })
+                                                    construction: exact ? .exact : .automatic, progress: { progress.report($0) })
             } catch {
                 throw UserError("\(topology): \(error)")
             }

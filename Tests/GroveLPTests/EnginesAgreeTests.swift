@@ -55,10 +55,11 @@ func randomFabric(seed: UInt64) throws -> Fabric {
 
 @Suite struct EnginesAgree {
     /// 300 random fabrics: the bound equals the brute-force minimum over all cuts, the forest
-    /// passes its check at exactly that rate, and the LP engine finds the same number — for
-    /// allgather (all ranks are roots) and for broadcast from one root.
+    /// passes its check at exactly that rate (built both ways: greedy-first and exact-only), and the
+    /// LP engine finds the same number — for allgather (all ranks are roots) and broadcast from one root.
     @Test func randomFabrics() throws {
         var withSwitches = 0
+        var built: [Bool: Int] = [:]
         for seed in UInt64(1)...300 {
             let fabric = try randomFabric(seed: seed)
             if fabric.switchCount > 0 { withSwitches += 1 }
@@ -70,12 +71,18 @@ func randomFabric(seed: UInt64) throws -> Fabric {
                 let lp = try RateLP.optimalRate(integer, roots: roots)
                 #expect(lp.perRoot == flow.perRoot, "seed \(seed) roots \(roots)")
             }
-            let ag = try Synthesizer.synthesize(fabric, collective: .allgather)
-            #expect(ag.achievedAlgbw == ag.boundAlgbw, "seed \(seed)")
-            let bc = try Synthesizer.synthesize(fabric, collective: .broadcast, root: Rank(Int(seed) % fabric.rankCount))
-            #expect(bc.achievedAlgbw == bc.boundAlgbw, "seed \(seed)")
+            for construction in Construction.allCases {
+                let ag = try Synthesizer.synthesize(fabric, collective: .allgather, construction: construction)
+                #expect(ag.achievedAlgbw == ag.boundAlgbw, "seed \(seed) \(construction)")
+                if construction == .automatic { built[ag.forests[0].builtGreedily, default: 0] += 1 }
+                let bc = try Synthesizer.synthesize(fabric, collective: .broadcast, root: Rank(Int(seed) % fabric.rankCount), construction: construction)
+                #expect(bc.achievedAlgbw == bc.boundAlgbw, "seed \(seed) \(construction)")
+            }
         }
         #expect(withSwitches >= 100)
+        // Both the greedy path and the fallback to the exact algorithms must have been exercised.
+        #expect(built[true, default: 0] > 0 && built[false, default: 0] > 0, "greedy/exact counts: \(built)")
+        print("random fabrics: greedy path built \(built[true, default: 0]) allgather forests, exact fallback \(built[false, default: 0])")
     }
 
     @Test(arguments: bundledTopologies())
