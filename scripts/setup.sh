@@ -3,7 +3,7 @@
 # Usage: scripts/setup.sh [debug|release]   (default: debug)
 # As root it runs apt-get itself; otherwise it prints the exact line to run and stops.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
 configuration=${1:-debug}
 packages=(libglpk-dev)
 
