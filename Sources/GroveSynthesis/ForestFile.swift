@@ -2,7 +2,9 @@ import GroveTopology
 
 /// Writes a synthesis result as versioned JSON (format "grove-forest", version 1):
 /// the fabric's name and hash, the collective, bound and achieved algbw (exact fraction and
-/// decimal), and per phase the trees with their arcs, switch paths and multiplicities.
+/// decimal), and per phase the trees with their arcs, switch paths and multiplicities. A tree's
+/// weight (multiplicity / trees_per_root) is the fraction of its root's shard it carries; a
+/// route's amount is in the same units as the multiplicity.
 public enum ForestFile {
     public static func write(_ s: Synthesis, fabric: Fabric) -> String {
         let q = TopologyFile.quote
@@ -35,7 +37,8 @@ public enum ForestFile {
                 }.joined(separator: ", ")
                 return "          {\"from\": \(a.from.rawValue), \"to\": \(a.to.rawValue), \"routes\": [\(routes)]}"
             }.joined(separator: ",\n")
-            return "        {\"root\": \(t.root.rawValue), \"multiplicity\": \(t.multiplicity), \"arcs\": [\n\(arcs)\n        ]}"
+            let weight = Rational(t.multiplicity, f.treesPerRoot)
+            return "        {\"root\": \(t.root.rawValue), \"multiplicity\": \(t.multiplicity), \"weight\": \(q(weight.description)), \"arcs\": [\n\(arcs)\n        ]}"
         }.joined(separator: ",\n")
         out += "\n      ]\n    }"
         return out
