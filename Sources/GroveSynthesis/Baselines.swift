@@ -1,25 +1,41 @@
 import GroveTopology
 
+/// A logical transfer of a baseline algorithm: `share` of the buffer's M bytes moves from
+/// `from` to `to` (over whatever physical paths the evaluator routes it).
+public struct Transfer: Sendable, Equatable {
+    public var from: Rank
+    public var to: Rank
+    public var share: Rational
+    public init(_ from: Rank, _ to: Rank, _ share: Rational) { self.from = from; self.to = to; self.share = share }
+}
+
 /// Standard algorithms evaluated on the same fabric and the same steady-state model as forests:
 /// links are shared, and the time for a buffer of M bytes is max over links of bytes/bandwidth.
-/// Each logical transfer (a ring or tree edge) is spread over a maximum flow between its two
-/// ranks, as NCCL spreads a ring over every NIC of a box with its channels; a single-path model
-/// would make the baselines look worse than what people run.
+/// A baseline is a few candidate transfer sets (ring orders, one or two directions); its algbw is
+/// the best candidate's under an evaluator that routes the transfers. `MultipathRouter` spreads
+/// each transfer over a max flow of its own; GroveLP's concurrent-flow LP routes all of them
+/// jointly at the best possible rate, which is what many-channel NCCL rings approach.
 public enum Baseline: String, CaseIterable, Sendable {
     case ring
     case doubleBinaryTree = "double_binary_tree"
 
-    /// algbw in GB/s (nccl-tests definition) of this baseline for the collective.
-    public func algbw(on fabric: Fabric, collective: Collective, root: Rank = Rank(0)) -> Rational {
-        var router = MultipathRouter(fabric)
+    /// Candidate transfer sets for this baseline.
+    public func candidates(on fabric: Fabric, collective: Collective, root: Rank = Rank(0)) -> [[Transfer]] {
         switch self {
         case .ring:
-            return RingBaseline.orders(fabric, router: &router).map { order in
-                RingBaseline.algbw(order: order, collective: collective, root: root, router: &router)
-            }.max() ?? .zero
+            var router = MultipathRouter(fabric)
+            return RingBaseline.orders(fabric, router: &router).flatMap {
+                RingBaseline.transfers(order: $0, collective: collective, root: root)
+            }
         case .doubleBinaryTree:
-            return TreeBaseline.algbw(n: fabric.rankCount, collective: collective, root: root, router: &router)
+            return [TreeBaseline.transfers(n: fabric.rankCount, collective: collective, root: root)]
         }
+    }
+
+    /// algbw in GB/s (nccl-tests definition) with each transfer spread over its own max flow.
+    public func algbw(on fabric: Fabric, collective: Collective, root: Rank = Rank(0)) -> Rational {
+        var router = MultipathRouter(fabric)
+        return candidates(on: fabric, collective: collective, root: root).map { router.algbw($0) }.max() ?? .zero
     }
 }
 
@@ -51,12 +67,12 @@ struct MultipathRouter {
         return (value, flows)
     }
 
-    /// algbw for transfers given as (from, to, fraction of the buffer M): 1 / max_e load(e)/b(e).
-    mutating func algbw(_ transfers: [(Rank, Rank, Rational)]) -> Rational {
+    /// algbw for a transfer set: 1 / max over links of load(e)/b(e).
+    mutating func algbw(_ transfers: [Transfer]) -> Rational {
         var load = Array(repeating: Rational.zero, count: fabric.links.count)
-        for (a, b, share) in transfers {
-            let r = route(a, b)
-            for (li, f) in r.flows { load[li] = load[li] + share * Rational(f, r.value) }
+        for t in transfers {
+            let r = route(t.from, t.to)
+            for (li, f) in r.flows { load[li] = load[li] + t.share * Rational(f, r.value) }
         }
         var worst = Rational.zero
         for (i, l) in fabric.links.enumerated() where load[i] > .zero {
@@ -88,24 +104,22 @@ enum RingBaseline {
         return [fabric.ranks, greedy]
     }
 
-    static func algbw(order: [Rank], collective: Collective, root: Rank, router: inout MultipathRouter) -> Rational {
+    /// One direction, and two counter-rotating rings with half the data each (NCCL uses both).
+    static func transfers(order: [Rank], collective: Collective, root: Rank) -> [[Transfer]] {
         let n = order.count
         let forward = (0..<n).map { (order[$0], order[($0 + 1) % n]) }
         let steps = Rational(n - 1, n)
         switch collective {
         case .allgather, .reduceScatter, .allreduce:
             let perArc = collective == .allreduce ? steps * Rational(2) : steps
-            let one = router.algbw(forward.map { ($0.0, $0.1, perArc) })
-            // Two counter-rotating rings with half the data each (as NCCL uses both directions).
             let half = perArc / Rational(2)
-            let two = router.algbw(forward.map { ($0.0, $0.1, half) } + forward.map { ($0.1, $0.0, half) })
-            return max(one, two)
+            return [forward.map { Transfer($0.0, $0.1, perArc) },
+                    forward.map { Transfer($0.0, $0.1, half) } + forward.map { Transfer($0.1, $0.0, half) }]
         case .broadcast, .reduce:
             // A pipelined chain starting (or ending) at the root.
             let start = order.firstIndex(of: root) ?? 0
             let chain = (0..<n).map { order[(start + $0) % n] }
-            let arcs = zip(chain, chain.dropFirst()).map { collective == .broadcast ? ($0, $1, Rational.one) : ($1, $0, Rational.one) }
-            return router.algbw(arcs)
+            return [zip(chain, chain.dropFirst()).map { collective == .broadcast ? Transfer($0, $1, .one) : Transfer($1, $0, .one) }]
         }
     }
 }
@@ -114,10 +128,10 @@ enum RingBaseline {
 /// order and over its reverse, so one tree's leaves are the other's inner nodes), each carrying
 /// half of the buffer.
 enum TreeBaseline {
-    static func algbw(n: Int, collective: Collective, root: Rank, router: inout MultipathRouter) -> Rational {
+    static func transfers(n: Int, collective: Collective, root: Rank) -> [Transfer] {
         let base = (0..<n).map { Rank(($0 + root.rawValue) % n) }
         let orders = [base, [base[0]] + base.dropFirst().reversed()]
-        var transfers: [(Rank, Rank, Rational)] = []
+        var transfers: [Transfer] = []
         let half = Rational(1, 2)
         for order in orders {
             var subtree = Array(repeating: 1, count: n)
@@ -126,14 +140,14 @@ enum TreeBaseline {
                 let child = order[i], parent = order[(i - 1) / 2]
                 let inside = Rational(subtree[i], n), outside = Rational(n - subtree[i], n)
                 switch collective {
-                case .allreduce: transfers += [(child, parent, half), (parent, child, half)]
-                case .broadcast: transfers.append((parent, child, half))
-                case .reduce: transfers.append((child, parent, half))
-                case .allgather: transfers += [(child, parent, inside * half), (parent, child, outside * half)]
-                case .reduceScatter: transfers += [(child, parent, outside * half), (parent, child, inside * half)]
+                case .allreduce: transfers += [Transfer(child, parent, half), Transfer(parent, child, half)]
+                case .broadcast: transfers.append(Transfer(parent, child, half))
+                case .reduce: transfers.append(Transfer(child, parent, half))
+                case .allgather: transfers += [Transfer(child, parent, inside * half), Transfer(parent, child, outside * half)]
+                case .reduceScatter: transfers += [Transfer(child, parent, outside * half), Transfer(parent, child, inside * half)]
                 }
             }
         }
-        return router.algbw(transfers)
+        return transfers
     }
 }

@@ -56,16 +56,33 @@ struct Synth: ParsableCommand {
                 throw UserError("\(topology): \(error)")
             }
             let seconds = progress.elapsed
-            var baselines: [(Baseline, Rational)] = []
-            if compare {
-                baselines = Baseline.allCases.map { ($0, $0.algbw(on: fabric, collective: collective, root: rootRank ?? Rank(0))) }
-            }
+            var baselines: [(Baseline, Double)] = []
+            var baselineModel = ""
+            if compare { (baselines, baselineModel) = try evaluateBaselines(fabric, root: rootRank ?? Rank(0)) }
             if let output { try writeOutput(ForestFile.write(result, fabric: fabric), to: output) }
             if json {
-                printJSON(result, fabric: fabric, seconds: seconds, baselines: baselines)
+                printJSON(result, fabric: fabric, seconds: seconds, baselines: baselines, model: baselineModel)
             } else {
-                printSummary(result, fabric: fabric, seconds: seconds, baselines: baselines)
+                printSummary(result, fabric: fabric, seconds: seconds, baselines: baselines, model: baselineModel)
             }
+    }
+
+    /// Baselines under ideal routing (concurrent-flow LP) where the LP is small enough, else with
+    /// each transfer spread over its own max flow. Returns the values and which model was used.
+    func evaluateBaselines(_ fabric: Fabric, root: Rank) throws -> ([(Baseline, Double)], String) {
+        var values: [(Baseline, Double)] = []
+        var usedLP = true
+        for b in Baseline.allCases {
+            var best: Double?
+            for candidate in b.candidates(on: fabric, collective: collective, root: root) {
+                let v: Double?
+                do { v = try ConcurrentFlowLP.algbw(fabric, transfers: candidate) } catch { throw UserError("\(topology): \(error)") }
+                guard let v else { usedLP = false; best = nil; break }
+                best = max(best ?? 0, v)
+            }
+            values.append((b, best ?? b.algbw(on: fabric, collective: collective, root: root).doubleValue))
+        }
+        return (values, usedLP ? "ideal routing (concurrent-flow LP)" : "each edge over its own max flow")
     }
 
     func resolveRoot(_ fabric: Fabric) throws -> Rank? {
@@ -81,7 +98,7 @@ struct Synth: ParsableCommand {
         return Rank(i)
     }
 
-    func printSummary(_ s: Synthesis, fabric: Fabric, seconds: Double, baselines: [(Baseline, Rational)]) {
+    func printSummary(_ s: Synthesis, fabric: Fabric, seconds: Double, baselines: [(Baseline, Double)], model: String) {
         let busbw = s.achievedAlgbw * s.collective.busFactor(ranks: fabric.rankCount)
         let trees = s.forests.reduce(0) { $0 + $1.trees.count }
         print("fabric      \(fabric.name): \(fabric.rankCount) ranks, \(fabric.switchCount) switches")
@@ -98,9 +115,10 @@ struct Synth: ParsableCommand {
         print("trees       \(trees) distinct")
         print("engine      \(engine.rawValue)" + (engine == .flow ? " (\(s.maxFlowRuns) max-flows for the bound)" : " (GLPK simplex + exact)") + String(format: ", %.2f s", seconds))
         for (b, v) in baselines {
-            let ratio = v > .zero ? String(format: " — forest is %.2f×", (s.achievedAlgbw / v).doubleValue) : ""
-            print("baseline    \(b.rawValue): \(gbps(v)) GB/s\(ratio)")
+            let ratio = v > 0 ? String(format: " — forest is %.2f×", s.achievedAlgbw.doubleValue / v) : ""
+            print("baseline    \(b.rawValue): \(String(format: "%.2f", v)) GB/s\(ratio)")
         }
+        if !baselines.isEmpty { print("            (baselines with \(model))") }
     }
 
     /// Names the side of the cut that is smaller, so "all but one GPU" reads as "into that GPU".
@@ -116,7 +134,7 @@ struct Synth: ParsableCommand {
         return outside.count < cut.count ? "the links \(inward) {\(list(outside))}" : "the links \(outward) {\(list(cut))}"
     }
 
-    func printJSON(_ s: Synthesis, fabric: Fabric, seconds: Double, baselines: [(Baseline, Rational)]) {
+    func printJSON(_ s: Synthesis, fabric: Fabric, seconds: Double, baselines: [(Baseline, Double)], model: String) {
         let q = TopologyFile.quote
         var fields: [String] = [
             "\"collective\": \(q(s.collective.rawValue))",
@@ -135,7 +153,8 @@ struct Synth: ParsableCommand {
         ]
         if let r = s.root { fields.append("\"root\": \(r.rawValue)") }
         if !baselines.isEmpty {
-            fields.append("\"baselines\": {" + baselines.map { "\(q($0.0.rawValue)): \($0.1.doubleValue)" }.joined(separator: ", ") + "}")
+            fields.append("\"baselines\": {" + baselines.map { "\(q($0.0.rawValue)): \($0.1)" }.joined(separator: ", ") + "}")
+            fields.append("\"baseline_model\": \(q(model))")
         }
         print("{" + fields.joined(separator: ", ") + "}")
     }

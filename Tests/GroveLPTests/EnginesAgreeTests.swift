@@ -112,3 +112,33 @@ func randomFabric(seed: UInt64) throws -> Fabric {
         #expect(RateLP.closestFraction(to: .nan, maxDenominator: 4) == nil)
     }
 }
+
+@Suite struct BaselineRouting {
+    @Test func ringClosedFormOnARing() throws {
+        let n = 6, b = Rational(25)
+        let fabric = try FabricGenerator.ring(ranks: n, bandwidth: b, bidirectional: false)
+        let closed = Rational(n) * b / Rational(n - 1)
+        let candidates = Baseline.ring.candidates(on: fabric, collective: .allgather)
+        let lp = try candidates.compactMap { try ConcurrentFlowLP.algbw(fabric, transfers: $0) }.max()
+        #expect(abs(try #require(lp) - closed.doubleValue) < 1e-9)
+        #expect(Baseline.ring.algbw(on: fabric, collective: .allgather) == closed)
+    }
+
+    /// Ideal routing never loses to per-edge max-flow routing, and no baseline beats the proven
+    /// bound: the bound holds for every allgather or allreduce schedule.
+    @Test(arguments: bundledTopologies())
+    func idealRoutingIsBetweenMultipathAndTheBound(file: String) throws {
+        let text = try String(contentsOf: repositoryRoot.appendingPathComponent("Topologies/\(file)"), encoding: .utf8)
+        let fabric = try TopologyFile.parse(text).fabric
+        guard fabric.rankCount <= 16 else { return }
+        for c in [Collective.allgather, .allreduce] {
+            let bound = try Synthesizer.synthesize(fabric, collective: c).boundAlgbw.doubleValue
+            for b in Baseline.allCases {
+                let multipath = b.algbw(on: fabric, collective: c).doubleValue
+                let ideal = try b.candidates(on: fabric, collective: c).compactMap { try ConcurrentFlowLP.algbw(fabric, transfers: $0) }.max() ?? 0
+                #expect(ideal >= multipath - 1e-6, "\(file) \(c) \(b)")
+                #expect(ideal <= bound + 1e-6, "\(file) \(c) \(b): \(ideal) > bound \(bound)")
+            }
+        }
+    }
+}
