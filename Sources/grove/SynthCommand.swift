@@ -14,8 +14,8 @@ struct Synth: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Synthesize a throughput-optimal forest for a collective on a fabric.",
         discussion: """
-        Computes the optimal rate (the cut bound, proven attainable), removes switches by edge
-        splitting and packs spanning trees that reach it. algbw follows nccl-tests: bytes of the
+        Computes the optimal rate (the cut bound, proven attainable), removes switches by edge \
+        splitting and packs spanning trees that reach it. algbw follows nccl-tests: bytes of the \
         collective's buffer / time, GB = 10^9 bytes. Examples:
 
           grove synth Topologies/dgx-a100-2.json -c allreduce --compare

@@ -12,7 +12,7 @@ struct Topo: ParsableCommand {
           {"name": "pair", "ranks": ["g0", "g1"], "switches": [],
            "links": [{"from": "g0", "to": "g1", "bandwidth": 25, "bidirectional": true}]}
 
-        bandwidth is GB/s (10^9 bytes/s) in the link's direction; latency (µs) is optional;
+        bandwidth is GB/s (10^9 bytes/s) in the link's direction; latency (µs) is optional; \
         parallel links add up. Every switch must forward what it receives (in = out capacity).
         """,
         subcommands: [Generate.self, Show.self, Dot.self, Expand.self]
