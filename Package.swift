@@ -7,6 +7,7 @@ let package = Package(
         .executable(name: "grove", targets: ["grove"]),
         .library(name: "GroveTopology", targets: ["GroveTopology"]),
         .library(name: "GroveSynthesis", targets: ["GroveSynthesis"]),
+        .library(name: "GroveSchedule", targets: ["GroveSchedule"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -17,16 +18,18 @@ let package = Package(
         .target(name: "GroveTopology"),
         .target(name: "GroveSynthesis", dependencies: ["GroveTopology"]),
         .target(name: "GroveLP", dependencies: ["GroveSynthesis", "CGLPK"]),
+        .target(name: "GroveSchedule", dependencies: ["GroveSynthesis"]),
         .executableTarget(
             name: "grove",
             dependencies: [
-                "GroveTopology", "GroveSynthesis", "GroveLP",
+                "GroveTopology", "GroveSynthesis", "GroveLP", "GroveSchedule",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "GroveTopologyTests", dependencies: ["GroveTopology"]),
         .testTarget(name: "GroveSynthesisTests", dependencies: ["GroveSynthesis"]),
         .testTarget(name: "GroveLPTests", dependencies: ["GroveLP", "GroveSynthesis"]),
+        .testTarget(name: "GroveScheduleTests", dependencies: ["GroveSchedule"]),
         .testTarget(name: "GroveCLITests", dependencies: ["grove"]),
     ]
 )

@@ -41,13 +41,13 @@ public enum Baseline: String, CaseIterable, Sendable {
 
 /// Routes a transfer between two ranks over a maximum flow (Dinic on integer capacities) and
 /// caches the flow's split per link. O(max-flow) per distinct pair.
-struct MultipathRouter {
-    let fabric: Fabric
+public struct MultipathRouter {
+    public let fabric: Fabric
     private let integer: IntegerFabric
     private var network: FlowNetwork
     private var cache: [Int: (value: Int, flows: [(link: Int, flow: Int)])] = [:]
 
-    init(_ fabric: Fabric) {
+    public init(_ fabric: Fabric) {
         self.fabric = fabric
         integer = IntegerFabric(fabric)
         network = integer.network(multiplier: 1, roots: []).0
@@ -67,8 +67,34 @@ struct MultipathRouter {
         return (value, flows)
     }
 
+    /// The max flow from a to b decomposed into paths (vertex lists) with the fraction of the flow
+    /// each carries. Flow cycles, which carry nothing from a to b, are dropped.
+    public mutating func paths(_ a: Rank, _ b: Rank) -> [(vertices: [VertexID], weight: Rational)] {
+        let r = route(a, b)
+        var left = Dictionary(uniqueKeysWithValues: r.flows.map { ($0.link, $0.flow) })
+        var out: [(vertices: [VertexID], weight: Rational)] = []
+        var carried = 0
+        while carried < r.value {
+            var path: [Int] = []
+            var seen: Set<Int> = [a.rawValue]
+            var v = a.rawValue
+            while v != b.rawValue {
+                guard let li = left.keys.sorted().first(where: { fabric.links[$0].from.rawValue == v && left[$0]! > 0 && !seen.contains(fabric.links[$0].to.rawValue) }) else { break }
+                path.append(li)
+                v = fabric.links[li].to.rawValue
+                seen.insert(v)
+            }
+            guard v == b.rawValue, !path.isEmpty else { break }
+            let amount = path.map { left[$0]! }.min()!
+            for li in path { left[li]! -= amount }
+            carried += amount
+            out.append(([a.vertex] + path.map { fabric.links[$0].to }, Rational(amount, r.value)))
+        }
+        return out
+    }
+
     /// algbw for a transfer set: 1 / max over links of load(e)/b(e).
-    mutating func algbw(_ transfers: [Transfer]) -> Rational {
+    public mutating func algbw(_ transfers: [Transfer]) -> Rational {
         var load = Array(repeating: Rational.zero, count: fabric.links.count)
         for t in transfers {
             let r = route(t.from, t.to)
@@ -82,10 +108,10 @@ struct MultipathRouter {
     }
 }
 
-enum RingBaseline {
+public enum RingBaseline {
     /// Candidate ring orders: rank order, and (up to 256 ranks) a greedy order that always steps
     /// to the rank with the largest max-flow from the current one. O(N² max-flows).
-    static func orders(_ fabric: Fabric, router: inout MultipathRouter) -> [[Rank]] {
+    public static func orders(_ fabric: Fabric, router: inout MultipathRouter) -> [[Rank]] {
         let n = fabric.rankCount
         guard n <= 256 else { return [fabric.ranks] }
         var greedy = [Rank(0)]
@@ -105,7 +131,7 @@ enum RingBaseline {
     }
 
     /// One direction, and two counter-rotating rings with half the data each (NCCL uses both).
-    static func transfers(order: [Rank], collective: Collective, root: Rank) -> [[Transfer]] {
+    public static func transfers(order: [Rank], collective: Collective, root: Rank) -> [[Transfer]] {
         let n = order.count
         let forward = (0..<n).map { (order[$0], order[($0 + 1) % n]) }
         let steps = Rational(n - 1, n)

@@ -25,6 +25,7 @@ public struct TreeArc: Sendable, Equatable {
     public var from: Rank
     public var to: Rank
     public var routes: [Route]
+    public init(from: Rank, to: Rank, routes: [Route]) { self.from = from; self.to = to; self.routes = routes }
 }
 
 /// A spanning arborescence over all ranks, with an integer multiplicity: it carries
@@ -35,6 +36,7 @@ public struct Arborescence: Sendable, Equatable {
     /// In `outward` forests arcs point away from the root, in `inward` forests toward it;
     /// listed in an order where each arc's upstream end is already connected.
     public var arcs: [TreeArc]
+    public init(root: Rank, multiplicity: Int, arcs: [TreeArc]) { self.root = root; self.multiplicity = multiplicity; self.arcs = arcs }
 }
 
 public enum TreeDirection: String, Sendable {
@@ -59,6 +61,15 @@ public struct Forest: Sendable {
     public var bound: OptimalRate
     /// Whether the greedy fast path built it (false: exact splitting and packing).
     public var builtGreedily: Bool
+
+    public init(direction: TreeDirection, roots: [Rank], treesPerRoot: Int, trees: [Arborescence], bound: OptimalRate, builtGreedily: Bool) {
+        self.direction = direction
+        self.roots = roots
+        self.treesPerRoot = treesPerRoot
+        self.trees = trees
+        self.bound = bound
+        self.builtGreedily = builtGreedily
+    }
 
     /// Checks the forest against the fabric and returns the rate per root it achieves (GB/s),
     /// computed from link loads alone: every tree spans all ranks; each root's multiplicities sum
