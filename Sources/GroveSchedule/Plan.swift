@@ -82,6 +82,17 @@ public struct Plan: Sendable, Equatable {
     /// paths of vertices with the fraction of the bytes each carries.
     public var routing: [ArcKey: [WeightedPath]]
 
+    public init(collective: Collective, rankCount: Int, root: Rank?, programs: [RankProgram], slices: Int,
+                algorithm: String, routing: [ArcKey: [WeightedPath]] = [:]) {
+        self.collective = collective
+        self.rankCount = rankCount
+        self.root = root
+        self.programs = programs
+        self.slices = slices
+        self.algorithm = algorithm
+        self.routing = routing
+    }
+
     /// Element counts of the buffers for nccl-tests' `count` (elements per rank for allgather's
     /// input and reduce-scatter's output; the whole buffer otherwise).
     public func bufferCounts(count: Int) -> [BufferKind: Int] {

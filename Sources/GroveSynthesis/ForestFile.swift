@@ -22,7 +22,7 @@ public enum ForestFile {
         return out
     }
 
-    static func phase(_ f: Forest, fabric: Fabric) -> String {
+    public static func phase(_ f: Forest, fabric: Fabric) -> String {
         let q = TopologyFile.quote
         var out = "    {\n"
         out += "      \"direction\": \(q(f.direction.rawValue)),\n"

@@ -1,0 +1,246 @@
+import GroveSynthesis
+import GroveTopology
+
+/// A size range in bytes (of the collective's buffer, nccl-tests `size`) and the plan to use in it.
+public struct SizeWindow: Sendable, Equatable {
+    public var minBytes: Int
+    /// Exclusive; `Int.max` means no upper limit.
+    public var maxBytes: Int
+    public var algorithm: String
+    public init(minBytes: Int, maxBytes: Int, algorithm: String) { self.minBytes = minBytes; self.maxBytes = maxBytes; self.algorithm = algorithm }
+}
+
+/// What a schedule file holds: the plans for one collective on one fabric (the forest plan and,
+/// where the simulator found them faster at small sizes, baseline plans) and which to use when.
+public struct Schedule: Sendable, Equatable {
+    public var fabricName: String
+    public var fabricHash: String
+    public var collective: Collective
+    public var root: Rank?
+    public var boundAlgbw: Rational
+    public var algbw: Rational
+    /// Plans by algorithm name ("forest", "ring", "double_binary_tree").
+    public var plans: [Plan]
+    public var windows: [SizeWindow]
+
+    public init(fabricName: String, fabricHash: String, collective: Collective, root: Rank?, boundAlgbw: Rational,
+                algbw: Rational, plans: [Plan], windows: [SizeWindow]) {
+        self.fabricName = fabricName
+        self.fabricHash = fabricHash
+        self.collective = collective
+        self.root = root
+        self.boundAlgbw = boundAlgbw
+        self.algbw = algbw
+        self.plans = plans
+        self.windows = windows
+    }
+
+    public var rankCount: Int { plans.first?.rankCount ?? 0 }
+
+    /// The plan for a buffer of `bytes`, by the size windows (the forest when none applies).
+    public func plan(forBytes bytes: Int) -> Plan {
+        let name = windows.first { bytes >= $0.minBytes && bytes < $0.maxBytes }?.algorithm ?? "forest"
+        return plans.first { $0.algorithm == name } ?? plans[0]
+    }
+}
+
+public struct ScheduleFileError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+}
+
+/// Grove schedule JSON ("format": "grove-schedule", version 1). One step is an array:
+/// `[op, peer, channel, buffer, lo, hi, stream, [deps]]` with op "s" (send), "r" (recv), "rr"
+/// (recv-reduce); a copy is `["c", source-buffer, source-lo, source-hi, buffer, lo, hi, stream,
+/// [deps]]`; buffers "i", "o", "t" (input, output, scratch); fractions as "n/d" strings.
+public enum ScheduleFile {
+    static let bufferCodes: [BufferKind: String] = [.input: "i", .output: "o", .scratch: "t"]
+
+    public static func write(_ s: Schedule, forest: Synthesis?, fabric: Fabric) -> String {
+        let q = TopologyFile.quote
+        func frac(_ r: Rational) -> String { "\"\(r)\"" }
+        var out = "{\n  \"format\": \"grove-schedule\",\n  \"version\": 1,\n"
+        out += "  \"fabric\": \(q(s.fabricName)),\n  \"fabric_hash\": \(q(s.fabricHash)),\n  \"ranks\": \(s.rankCount),\n"
+        out += "  \"collective\": \(q(s.collective.rawValue)),\n"
+        if let r = s.root { out += "  \"root\": \(r.rawValue),\n" }
+        out += "  \"bound_algbw\": {\"exact\": \(q(s.boundAlgbw.description)), \"gbps\": \(s.boundAlgbw.decimalString)},\n"
+        out += "  \"algbw\": {\"exact\": \(q(s.algbw.description)), \"gbps\": \(s.algbw.decimalString)},\n"
+        out += "  \"size_windows\": [" + s.windows.map {
+            "{\"min_bytes\": \($0.minBytes), \"max_bytes\": \($0.maxBytes == Int.max ? "null" : "\($0.maxBytes)"), \"algorithm\": \(q($0.algorithm))}"
+        }.joined(separator: ", ") + "],\n"
+        if let forest { out += "  \"forest\": [\n" + forest.forests.map { ForestFile.phase($0, fabric: fabric) }.joined(separator: ",\n") + "\n  ],\n" }
+        out += "  \"plans\": [\n"
+        out += s.plans.map { plan in
+            var p = "    {\"algorithm\": \(q(plan.algorithm)), \"slices\": \(plan.slices),\n     \"routing\": ["
+            p += plan.routing.keys.sorted { ($0.channel, $0.from, $0.to) < ($1.channel, $1.from, $1.to) }.map { key in
+                let paths = plan.routing[key]!.map { "[[" + $0.vertices.map { "\($0.rawValue)" }.joined(separator: ",") + "], \(frac($0.weight))]" }
+                return "[\(key.channel), \(key.from.rawValue), \(key.to.rawValue), [" + paths.joined(separator: ", ") + "]]"
+            }.joined(separator: ", ")
+            p += "],\n     \"programs\": [\n"
+            p += plan.programs.map { prog in
+                "      {\"rank\": \(prog.rank.rawValue), \"steps\": [\n" + prog.steps.map { st in
+                    let b = bufferCodes[st.range.buffer]!
+                    let deps = "[" + st.dependencies.map(String.init).joined(separator: ",") + "]"
+                    switch st.operation {
+                    case .send(let peer, let ch): return "        [\"s\",\(peer.rawValue),\(ch),\"\(b)\",\(frac(st.range.lo)),\(frac(st.range.hi)),\(st.stream),\(deps)]"
+                    case .recv(let peer, let ch): return "        [\"r\",\(peer.rawValue),\(ch),\"\(b)\",\(frac(st.range.lo)),\(frac(st.range.hi)),\(st.stream),\(deps)]"
+                    case .recvReduce(let peer, let ch): return "        [\"rr\",\(peer.rawValue),\(ch),\"\(b)\",\(frac(st.range.lo)),\(frac(st.range.hi)),\(st.stream),\(deps)]"
+                    case .copy(let src):
+                        return "        [\"c\",\"\(bufferCodes[src.buffer]!)\",\(frac(src.lo)),\(frac(src.hi)),\"\(b)\",\(frac(st.range.lo)),\(frac(st.range.hi)),\(st.stream),\(deps)]"
+                    }
+                }.joined(separator: ",\n") + "\n      ]}"
+            }.joined(separator: ",\n")
+            p += "\n     ]}"
+            return p
+        }.joined(separator: ",\n")
+        out += "\n  ]\n}\n"
+        return out
+    }
+
+    /// Reads a schedule file; every structural problem is reported with where it is.
+    public static func read(_ text: String) throws(ScheduleFileError) -> Schedule {
+        let root: JSONNode
+        do { root = try JSONReader.parse(text) } catch {
+            throw ScheduleFileError(description: "\(error.position.line):\(error.position.column): \(error.message)")
+        }
+        var r = Reader()
+        return try r.schedule(root)
+    }
+
+    struct Reader {
+        func fail(_ node: JSONNode, _ message: String) -> ScheduleFileError {
+            ScheduleFileError(description: "\(node.position.line):\(node.position.column): \(message)")
+        }
+
+        func object(_ n: JSONNode) throws(ScheduleFileError) -> [String: JSONNode] {
+            guard case .object(let m) = n.value else { throw fail(n, "expected an object") }
+            var d: [String: JSONNode] = [:]
+            for x in m { d[x.key] = x.value }
+            return d
+        }
+
+        func field(_ d: [String: JSONNode], _ key: String, in n: JSONNode) throws(ScheduleFileError) -> JSONNode {
+            guard let v = d[key] else { throw fail(n, "missing \"\(key)\"") }
+            return v
+        }
+
+        func string(_ n: JSONNode) throws(ScheduleFileError) -> String {
+            guard case .string(let s) = n.value else { throw fail(n, "expected a string") }
+            return s
+        }
+
+        func int(_ n: JSONNode) throws(ScheduleFileError) -> Int {
+            guard case .number(let lit) = n.value, let v = Int(lit) else { throw fail(n, "expected an integer") }
+            return v
+        }
+
+        func array(_ n: JSONNode) throws(ScheduleFileError) -> [JSONNode] {
+            guard case .array(let a) = n.value else { throw fail(n, "expected an array") }
+            return a
+        }
+
+        func fraction(_ n: JSONNode) throws(ScheduleFileError) -> Rational {
+            let s = try string(n)
+            let parts = s.split(separator: "/")
+            guard (1...2).contains(parts.count), let a = Int(parts[0]), parts.count == 1 || Int(parts[1]).map({ $0 > 0 }) == true else {
+                throw fail(n, "expected a fraction such as \"3/8\", found \"\(s)\"")
+            }
+            return Rational(a, parts.count == 2 ? Int(parts[1])! : 1)
+        }
+
+        func buffer(_ n: JSONNode) throws(ScheduleFileError) -> BufferKind {
+            let s = try string(n)
+            guard let b = ScheduleFile.bufferCodes.first(where: { $0.value == s })?.key else { throw fail(n, "unknown buffer \"\(s)\" (i, o or t)") }
+            return b
+        }
+
+        mutating func schedule(_ node: JSONNode) throws(ScheduleFileError) -> Schedule {
+            let d = try object(node)
+            guard try string(field(d, "format", in: node)) == "grove-schedule" else { throw fail(node, "not a Grove schedule (\"format\" must be \"grove-schedule\")") }
+            guard try int(field(d, "version", in: node)) == 1 else { throw fail(node, "this Grove reads schedule version 1 only") }
+            let ranks = try int(field(d, "ranks", in: node))
+            let collectiveName = try string(field(d, "collective", in: node))
+            guard let collective = Collective(rawValue: collectiveName) else { throw fail(node, "unknown collective \"\(collectiveName)\"") }
+            let rootRank = try d["root"].map { (n: JSONNode) throws(ScheduleFileError) in Rank(try int(n)) }
+            func exact(_ key: String) throws(ScheduleFileError) -> Rational {
+                let n = try field(d, key, in: node)
+                return try fraction(field(try object(n), "exact", in: n))
+            }
+            var windows: [SizeWindow] = []
+            for w in try array(field(d, "size_windows", in: node)) {
+                let o = try object(w)
+                let maxNode = try field(o, "max_bytes", in: w)
+                var maxBytes = Int.max
+                if case .null = maxNode.value {} else { maxBytes = try int(maxNode) }
+                windows.append(SizeWindow(minBytes: try int(field(o, "min_bytes", in: w)), maxBytes: maxBytes, algorithm: try string(field(o, "algorithm", in: w))))
+            }
+            var plans: [Plan] = []
+            for p in try array(field(d, "plans", in: node)) {
+                plans.append(try plan(p, ranks: ranks, collective: collective, root: rootRank))
+            }
+            guard !plans.isEmpty else { throw fail(node, "no plans") }
+            return Schedule(fabricName: try string(field(d, "fabric", in: node)), fabricHash: try string(field(d, "fabric_hash", in: node)),
+                            collective: collective, root: rootRank, boundAlgbw: try exact("bound_algbw"), algbw: try exact("algbw"),
+                            plans: plans, windows: windows)
+        }
+
+        func plan(_ node: JSONNode, ranks: Int, collective: Collective, root: Rank?) throws(ScheduleFileError) -> Plan {
+            let d = try object(node)
+            var routing: [ArcKey: [WeightedPath]] = [:]
+            for entry in try array(field(d, "routing", in: node)) {
+                let a = try array(entry)
+                guard a.count == 4 else { throw fail(entry, "a routing entry is [channel, from, to, paths]") }
+                let key = ArcKey(channel: try int(a[0]), from: Rank(try int(a[1])), to: Rank(try int(a[2])))
+                var paths: [WeightedPath] = []
+                for p in try array(a[3]) {
+                    let pa = try array(p)
+                    guard pa.count == 2 else { throw fail(p, "a path is [[vertices], weight]") }
+                    var vertices: [VertexID] = []
+                    for v in try array(pa[0]) { vertices.append(VertexID(try int(v))) }
+                    paths.append(WeightedPath(vertices: vertices, weight: try fraction(pa[1])))
+                }
+                routing[key] = paths
+            }
+            var programs: [RankProgram] = []
+            for prog in try array(field(d, "programs", in: node)) {
+                let po = try object(prog)
+                let rank = try int(field(po, "rank", in: prog))
+                guard rank == programs.count, rank < ranks else { throw fail(prog, "programs must list ranks 0..\(ranks - 1) in order; found rank \(rank)") }
+                var steps: [Step] = []
+                for s in try array(field(po, "steps", in: prog)) { steps.append(try step(s, ranks: ranks)) }
+                programs.append(RankProgram(rank: Rank(rank), steps: steps))
+            }
+            guard programs.count == ranks else { throw fail(node, "\(programs.count) programs for \(ranks) ranks") }
+            return Plan(collective: collective, rankCount: ranks, root: root, programs: programs,
+                        slices: try int(field(d, "slices", in: node)), algorithm: try string(field(d, "algorithm", in: node)), routing: routing)
+        }
+
+        func step(_ node: JSONNode, ranks: Int) throws(ScheduleFileError) -> Step {
+            let a = try array(node)
+            guard let first = a.first else { throw fail(node, "empty step") }
+            let op = try string(first)
+            func deps(_ n: JSONNode) throws(ScheduleFileError) -> [Int] {
+                var out: [Int] = []
+                for x in try array(n) { out.append(try int(x)) }
+                return out
+            }
+            if op == "c" {
+                guard a.count == 9 else { throw fail(node, "a copy step has 9 fields") }
+                let src = BufferRange(try buffer(a[1]), try fraction(a[2]), try fraction(a[3]))
+                return Step(.copy(source: src), BufferRange(try buffer(a[4]), try fraction(a[5]), try fraction(a[6])),
+                            dependencies: try deps(a[8]), stream: try int(a[7]))
+            }
+            guard a.count == 8 else { throw fail(node, "a \(op) step has 8 fields") }
+            let peer = try int(a[1])
+            guard peer >= 0 && peer < ranks else { throw fail(a[1], "peer \(peer) is not a rank (0..\(ranks - 1))") }
+            let ch = try int(a[2])
+            let operation: Operation
+            switch op {
+            case "s": operation = .send(peer: Rank(peer), channel: ch)
+            case "r": operation = .recv(peer: Rank(peer), channel: ch)
+            case "rr": operation = .recvReduce(peer: Rank(peer), channel: ch)
+            default: throw fail(first, "unknown operation \"\(op)\" (s, r, rr or c)")
+            }
+            return Step(operation, BufferRange(try buffer(a[3]), try fraction(a[4]), try fraction(a[5])), dependencies: try deps(a[7]), stream: try int(a[6]))
+        }
+    }
+}
