@@ -211,7 +211,15 @@ struct ProgramBuilder {
 
     var program: RankProgram { RankProgram(rank: rank, steps: steps) }
 
-    mutating func add(_ op: Operation, _ range: BufferRange, stream: Int) {
+    /// `stream` is the tree's channel; each (channel, peer) pair gets a stream of its own, and
+    /// local copies another, so a rank receives slice i+1 while it still forwards slice i.
+    mutating func add(_ op: Operation, _ range: BufferRange, stream channel: Int) {
+        let lanes = layout.n + 1
+        let stream: Int
+        switch op {
+        case .send(let peer, _), .recv(let peer, _), .recvReduce(let peer, _): stream = channel * lanes + peer.rawValue
+        case .copy: stream = channel * lanes + layout.n
+        }
         var reads: [BufferRange] = []
         var writes: [BufferRange] = []
         switch op {
