@@ -280,25 +280,25 @@ struct IntervalMap {
         return i
     }
 
-    func writers(_ lo: Rational, _ hi: Rational) -> Set<Int> {
-        guard lo < hi else { return [] }
-        var out = Set<Int>()
+    /// Visits the elementary intervals that overlap [lo, hi).
+    private func forEachOverlapping(_ lo: Rational, _ hi: Rational, _ body: (Int) -> Void) {
+        guard lo < hi else { return }
         var i = max(0, index(of: lo) - 1)
         while i < writer.count && bounds[i] < hi {
-            if bounds[i + 1] > lo, let w = writer[i] { out.insert(w) }
+            if bounds[i + 1] > lo { body(i) }
             i += 1
         }
+    }
+
+    func writers(_ lo: Rational, _ hi: Rational) -> Set<Int> {
+        var out = Set<Int>()
+        forEachOverlapping(lo, hi) { if let w = writer[$0] { out.insert(w) } }
         return out
     }
 
     func readers(_ lo: Rational, _ hi: Rational) -> Set<Int> {
-        guard lo < hi else { return [] }
         var out = Set<Int>()
-        var i = max(0, index(of: lo) - 1)
-        while i < reading.count && bounds[i] < hi {
-            if bounds[i + 1] > lo { out.formUnion(reading[i]) }
-            i += 1
-        }
+        forEachOverlapping(lo, hi) { out.formUnion(reading[$0]) }
         return out
     }
 

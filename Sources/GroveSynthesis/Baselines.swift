@@ -39,8 +39,8 @@ public enum Baseline: String, CaseIterable, Sendable {
     }
 }
 
-/// Routes a transfer between two ranks over a maximum flow (Dinic on integer capacities) and
-/// caches the flow's split per link. O(max-flow) per distinct pair.
+/// Routes a transfer between two ranks over their direct link if they have one, else over a
+/// maximum flow (Dinic on integer capacities); caches the split per link. O(max-flow) per pair.
 public struct MultipathRouter {
     public let fabric: Fabric
     private let integer: IntegerFabric
@@ -57,6 +57,12 @@ public struct MultipathRouter {
     mutating func route(_ a: Rank, _ b: Rank) -> (value: Int, flows: [(link: Int, flow: Int)]) {
         let key = a.rawValue * fabric.rankCount + b.rawValue
         if let r = cache[key] { return r }
+        // Ranks joined by a link talk over it, as NCCL's point-to-point transport does; only
+        // ranks without one spread their traffic over every path.
+        if let direct = fabric.links.firstIndex(where: { $0.from == a.vertex && $0.to == b.vertex }) {
+            cache[key] = (1, [(direct, 1)])
+            return (1, [(direct, 1)])
+        }
         let value = network.maxFlow(from: a.rawValue, to: b.rawValue)
         // `network` adds arcs in link order, so arc 2i is link i.
         let flows = (0..<fabric.links.count).compactMap { i -> (link: Int, flow: Int)? in

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GroveLP
+import GroveSchedule
 import GroveSynthesis
 import GroveTopology
 
@@ -24,7 +25,11 @@ struct Synth: ParsableCommand {
         """
     )
 
-    @Argument(help: "Topology file (Grove JSON).") var topology: String
+    @Argument(help: "Topology file (Grove JSON); omit with --all.") var topology: String?
+    @Option(help: "Synthesize allgather, reduce-scatter and allreduce for every topology in this folder; -o names the output folder.")
+    var all: String?
+    @Option(help: "Slices each tree's share is cut into for pipelining (more slices: closer to the rate at large sizes, more messages).")
+    var slices = 4
     @Option(name: .shortAndLong, help: "allgather | reduce-scatter | allreduce | broadcast | reduce")
     var collective: Collective = .allgather
     @Option(help: "Root rank for broadcast and reduce: an index or a rank name (default 0).") var root: String?
@@ -33,7 +38,7 @@ struct Synth: ParsableCommand {
     @Flag(help: "Build the forest with exact edge splitting and tree packing only, skipping the greedy fast path (slower; same rate).")
     var exact = false
     @Flag(help: "Also evaluate ring and double-binary-tree baselines on the same fabric.") var compare = false
-    @Option(name: .shortAndLong, help: "Write the forest as versioned JSON to this file.") var output: String?
+    @Option(name: .shortAndLong, help: "Write the schedule (forest, per-rank programs, size windows) as versioned JSON to this file.") var output: String?
     @Flag(help: "Print one JSON object on standard output instead of the summary.") var json = false
 
     func run() throws {
@@ -41,6 +46,9 @@ struct Synth: ParsableCommand {
     }
 
     func execute() throws {
+            if let all { return try synthesizeAll(all) }
+            guard let topology else { throw UserError("give a topology file, or --all FOLDER -o FOLDER") }
+            guard slices >= 1 else { throw UserError("--slices must be at least 1") }
             let fabric = try loadFabric(topology)
             let rootRank = try resolveRoot(fabric)
             let progress = Progress()
@@ -59,7 +67,10 @@ struct Synth: ParsableCommand {
             var baselines: [(Baseline, Double)] = []
             var baselineModel = ""
             if compare { (baselines, baselineModel) = try evaluateBaselines(fabric, root: rootRank ?? Rank(0)) }
-            if let output { try writeOutput(ForestFile.write(result, fabric: fabric), to: output) }
+            if let output {
+                let schedule = try buildSchedule(result, fabric: fabric, slices: slices)
+                try writeOutput(ScheduleFile.write(schedule, forest: result, fabric: fabric), to: output)
+            }
             if json {
                 printJSON(result, fabric: fabric, seconds: seconds, baselines: baselines, model: baselineModel)
             } else {
@@ -76,13 +87,32 @@ struct Synth: ParsableCommand {
             var best: Double?
             for candidate in b.candidates(on: fabric, collective: collective, root: root) {
                 let v: Double?
-                do { v = try ConcurrentFlowLP.algbw(fabric, transfers: candidate) } catch { throw UserError("\(topology): \(error)") }
+                do { v = try ConcurrentFlowLP.algbw(fabric, transfers: candidate) } catch { throw UserError("\(topology ?? ""): \(error)") }
                 guard let v else { usedLP = false; best = nil; break }
                 best = max(best ?? 0, v)
             }
             values.append((b, best ?? b.algbw(on: fabric, collective: collective, root: root).doubleValue))
         }
         return (values, usedLP ? "ideal routing (concurrent-flow LP)" : "each edge over its own max flow")
+    }
+
+    /// Writes DIR-OUT/<topology>.<collective>.json for every topology in `folder`.
+    func synthesizeAll(_ folder: String) throws {
+        guard let output else { throw UserError("--all needs -o OUTPUT-FOLDER") }
+        let files = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.hasSuffix(".json") }.sorted()
+        guard !files.isEmpty else { throw UserError("\(folder): no .json topology files") }
+        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        for file in files {
+            let fabric = try loadFabric("\(folder)/\(file)")
+            for c in [Collective.allgather, .reduceScatter, .allreduce] {
+                let result: Synthesis
+                do { result = try Synthesizer.synthesize(fabric, collective: c) } catch { throw UserError("\(folder)/\(file): \(error)") }
+                let schedule = try buildSchedule(result, fabric: fabric, slices: slices)
+                let path = "\(output)/\(file.dropLast(5)).\(c.rawValue).json"
+                try writeOutput(ScheduleFile.write(schedule, forest: result, fabric: fabric), to: path)
+                Console.note("wrote \(path): \(schedule.plans.map(\.algorithm).joined(separator: ", ")), windows \(schedule.windows.map { "\($0.algorithm) [\($0.minBytes), \($0.maxBytes == Int.max ? "∞" : String($0.maxBytes)))" }.joined(separator: " "))")
+            }
+        }
     }
 
     func resolveRoot(_ fabric: Fabric) throws -> Rank? {

@@ -95,22 +95,49 @@ func temporaryFile(_ text: String) throws -> String {
         #expect(baselines["ring"] != nil && baselines["double_binary_tree"] != nil)
     }
 
-    @Test func forestFileIsVersionedJSON() throws {
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("grove-forest-\(UUID().uuidString).json").path
+    @Test func scheduleFileVerifiesAndSimulates() throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("grove-schedule-\(UUID().uuidString).json").path
         defer { try? FileManager.default.removeItem(atPath: out) }
-        let r = try grove(["synth", "Topologies/dgx-a100-1.json", "-c", "allgather", "-o", out])
-        #expect(r.status == 0)
+        let r = try grove(["synth", "Topologies/dgx-a100-1.json", "-c", "allgather", "--slices", "2", "-o", out])
+        #expect(r.status == 0, "\(r.stderr)")
         let o = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out))) as? [String: Any])
-        #expect(o["format"] as? String == "grove-forest")
+        #expect(o["format"] as? String == "grove-schedule")
         #expect(o["version"] as? Int == 1)
         #expect((o["fabric_hash"] as? String)?.count == 16)
-        let phases = try #require(o["phases"] as? [[String: Any]])
+        let phases = try #require(o["forest"] as? [[String: Any]])
         let trees = try #require(phases.first?["trees"] as? [[String: Any]])
-        #expect(!trees.isEmpty)
         let arcs = try #require(trees[0]["arcs"] as? [[String: Any]])
         #expect(arcs.count == 7)
-        let via = try #require((arcs[0]["routes"] as? [[String: Any]])?.first?["via"] as? [String])
-        #expect(via == ["n0.nvswitch"])
+        let plans = try #require(o["plans"] as? [[String: Any]])
+        #expect(plans.first?["algorithm"] as? String == "forest")
+        #expect((plans.first?["programs"] as? [Any])?.count == 8)
+
+        let v = try grove(["verify", out])
+        #expect(v.status == 0, "\(v.stdout)\(v.stderr)")
+        #expect(v.stdout.hasPrefix("ok"))
+        let sim = try grove(["simulate", out, "--topology", "Topologies/dgx-a100-1.json", "--size", "64M"])
+        #expect(sim.status == 0, "\(sim.stderr)")
+        #expect(sim.stdout.contains("algbw") && sim.stdout.contains("busiest links"))
+        let wrong = try grove(["simulate", out, "--topology", "Topologies/dgx-a100-2.json"])
+        #expect(wrong.status == 2)
+        #expect(wrong.stderr.contains("was made for fabric dgx-a100-1"))
+    }
+
+    @Test func brokenScheduleFailsVerification() throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("grove-schedule-\(UUID().uuidString).json").path
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        #expect(try grove(["synth", "Topologies/ring-uni-4.json", "-c", "allreduce", "-o", out]).status == 0)
+        // Drop the first send of rank 1 from the file.
+        var text = try String(contentsOfFile: out, encoding: .utf8)
+        let marker = "{\"rank\": 1, \"steps\": [\n"
+        let start = try #require(text.range(of: marker))
+        let sendLine = try #require(text.range(of: "        [\"s\",", range: start.upperBound..<text.endIndex))
+        let lineEnd = try #require(text.range(of: "\n", range: sendLine.upperBound..<text.endIndex))
+        text.removeSubrange(sendLine.lowerBound..<lineEnd.upperBound)
+        try text.write(toFile: out, atomically: true, encoding: .utf8)
+        let v = try grove(["verify", out])
+        #expect(v.status != 0)
+        #expect(v.stdout.contains("FAIL") || v.stderr.contains("grove:"), "\(v.stdout)\(v.stderr)")
     }
 
     @Test func topoShowAndDot() throws {

@@ -40,3 +40,38 @@ func smallFabrics() throws -> [Fabric] {
         }
     }
 }
+
+@Suite struct SimulatorTests {
+    /// Ring allreduce on a homogeneous bidirectional ring, two counter-rotating rings with half
+    /// the data each: T = 2(N−1)/N · (M/2) / b, so algbw = N·b/(N−1). The fluid model has no
+    /// other cost at large M than one latency per message.
+    @Test func ringMatchesItsClosedForm() throws {
+        let n = 6, b = 10.0
+        let fabric = try FabricGenerator.ring(ranks: n, bandwidth: Rational(10), bidirectional: true)
+        let plan = try #require(Lowering.plan(baseline: .ring, fabric: fabric, collective: .allreduce, slices: 4))
+        let bytes = 1 << 30
+        let r = try Simulator.simulate(plan, fabric: fabric, bytes: bytes, messageOverhead: 5e-6)
+        let closed = 2.0 * Double(n - 1) / Double(n) * Double(bytes) / 2 / (b * 1e9)
+        #expect(r.seconds >= closed)
+        #expect(r.seconds <= closed * 1.01 + Double(r.messages) * 5e-6, "simulated \(r.seconds) s, closed form \(closed) s")
+        #expect(abs(r.algbw - Double(n) * b / Double(n - 1)) / (Double(n) * b / Double(n - 1)) < 0.01)
+    }
+
+    @Test func forestApproachesItsRateWithMoreSlices() throws {
+        let fabric = try FabricGenerator.torus(rows: 2, cols: 3, bandwidth: Rational(50))
+        let s = try Synthesizer.synthesize(fabric, collective: .allgather)
+        let coarse = try Simulator.simulate(Lowering.plan(s, slices: 1), fabric: fabric, bytes: 1 << 30)
+        let fine = try Simulator.simulate(Lowering.plan(s, slices: 16), fabric: fabric, bytes: 1 << 30)
+        let rate = s.achievedAlgbw.doubleValue
+        #expect(fine.algbw > coarse.algbw)
+        #expect(fine.algbw <= rate * 1.0001, "no plan beats the bound")
+        #expect(fine.algbw >= 0.8 * rate)
+    }
+
+    @Test func smallMessagesPayLatency() throws {
+        let fabric = try FabricGenerator.star(ranks: 4, bandwidth: Rational(25))
+        let s = try Synthesizer.synthesize(fabric, collective: .allreduce)
+        let r = try Simulator.simulate(Lowering.plan(s, slices: 4), fabric: fabric, bytes: 4, messageOverhead: 5e-6)
+        #expect(r.seconds >= 2 * 5e-6, "at least one message per phase")
+    }
+}

@@ -1,0 +1,124 @@
+import ArgumentParser
+import Foundation
+import GroveSchedule
+
+struct Verify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Prove that a schedule computes its collective, without deadlock, at several sizes.",
+        discussion: "Runs every plan in each file symbolically, in place and out of place, at sizes that include 1 element and primes. Exit status 1 names the rank, step and range that is wrong."
+    )
+    @Argument(help: "Schedule files (grove synth -o).") var schedules: [String]
+    @Option(help: "Comma-separated element counts to check instead of the defaults.") var counts: String?
+
+    func run() throws {
+        var failed = false
+        try reportingErrors {
+            let explicit = try counts.map { text in
+                try text.split(separator: ",").map { s -> Int in
+                    guard let v = Int(s), v > 0 else { throw UserError("--counts: '\(s)' is not a positive element count") }
+                    return v
+                }
+            }
+            for path in schedules {
+                let schedule = try loadSchedule(path)
+                for plan in schedule.plans {
+                    do {
+                        try Verifier.verify(plan, counts: explicit)
+                        print("ok    \(path) \(plan.algorithm): \(schedule.collective.rawValue) over \(plan.rankCount) ranks, \(plan.stepCount) steps, counts \((explicit ?? Verifier.defaultCounts(for: plan)).map(String.init).joined(separator: ","))")
+                    } catch {
+                        failed = true
+                        print("FAIL  \(path) \(plan.algorithm): \(error)")
+                    }
+                }
+            }
+        }
+        if failed { throw ExitCode(1) }
+    }
+}
+
+struct Simulate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Predict a schedule's time on its fabric (links shared, per-message latency).",
+        discussion: "The topology must be the one the schedule was made for (its hash is checked)."
+    )
+    @Argument(help: "Schedule file.") var schedule: String
+    @Option(help: "Topology file the schedule was made for.") var topology: String
+    @Option(help: "Collective buffer size in bytes (nccl-tests size); K, M, G suffixes allowed.") var size = "1G"
+    @Option(help: "Plan to simulate: forest, ring, double_binary_tree (default: the one the size windows pick).") var algorithm: String?
+    @Option(help: "Per-message overhead in microseconds (software and NIC latency).") var alphaUs = 5.0
+
+    func run() throws {
+        try reportingErrors {
+            let s = try loadSchedule(schedule)
+            let fabric = try loadFabric(topology)
+            guard fabric.hash == s.fabricHash else {
+                throw UserError("\(schedule) was made for fabric \(s.fabricName) (hash \(s.fabricHash)), not \(topology) (hash \(fabric.hash))")
+            }
+            let bytes = try parseSize(size)
+            let plan: Plan
+            if let algorithm {
+                guard let p = s.plans.first(where: { $0.algorithm == algorithm }) else {
+                    throw UserError("\(schedule) has no \(algorithm) plan (it has \(s.plans.map(\.algorithm).joined(separator: ", ")))")
+                }
+                plan = p
+            } else {
+                plan = s.plan(forBytes: bytes)
+            }
+            let r = try Simulator.simulate(plan, fabric: fabric, bytes: bytes, messageOverhead: alphaUs * 1e-6)
+            print("plan        \(plan.algorithm), \(plan.slices) slices per tree, \(r.messages) messages")
+            print("size        \(bytes) bytes")
+            print(String(format: "time        %.3f ms", r.seconds * 1e3))
+            print(String(format: "algbw       %.2f GB/s (synthesized rate %.2f GB/s, %.1f%%)", r.algbw, s.algbw.doubleValue, 100 * r.algbw / s.algbw.doubleValue))
+            print(String(format: "busbw       %.2f GB/s", r.busbw))
+            print("busiest links")
+            for (l, u) in r.busiestLinks {
+                print(String(format: "  %-28@ %5.1f%% busy", "\(fabric.name(of: l.from)) → \(fabric.name(of: l.to))" as NSString, 100 * u))
+            }
+        }
+    }
+}
+
+func parseSize(_ text: String) throws -> Int {
+    let units: [Character: Int] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30]
+    var t = text.uppercased()
+    var mult = 1
+    if t.hasSuffix("B") { t.removeLast() }
+    if let u = t.last, let m = units[u] { mult = m; t.removeLast() }
+    guard let v = Int(t), v > 0 else { throw UserError("size '\(text)': expected bytes such as 4096, 64K, 16M or 1G") }
+    return v * mult
+}
+
+struct Export: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Write a schedule's trees as Graphviz DOT (render with `dot -Tsvg`).")
+    @Argument(help: "Schedule file.") var schedule: String
+    @Flag(help: "Graphviz DOT of the forest's trees.") var dot = false
+    @Option(help: "Only the trees of this root rank (default: all).") var root: Int?
+    @Option(name: .shortAndLong, help: "Output file (default: standard output).") var output: String?
+
+    func run() throws {
+        try reportingErrors {
+            guard dot else { throw UserError("choose an export format: --dot") }
+            let s = try loadSchedule(schedule)
+            let plan = s.plans.first { $0.algorithm == "forest" } ?? s.plans[0]
+            // Trees are read back from the routing table: channel → arcs.
+            var byChannel: [Int: [ArcKey]] = [:]
+            for k in plan.routing.keys { byChannel[k.channel, default: []].append(k) }
+            let colors = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666"]
+            var out = "digraph \(quote(s.fabricName)) {\n  graph [rankdir=LR, label=\(quote("\(s.collective.rawValue) on \(s.fabricName): \(s.algbw.decimalString) GB/s"))];\n  node [shape=circle];\n"
+            for (i, ch) in byChannel.keys.sorted().enumerated() {
+                let arcs = byChannel[ch]!
+                let sources = Set(arcs.map(\.from)), sinks = Set(arcs.map(\.to))
+                let treeRoot = plan.collective == .reduceScatter || (plan.collective == .allreduce && i < byChannel.count / 2)
+                    ? sinks.subtracting(sources).first : sources.subtracting(sinks).first
+                if let root, treeRoot?.rawValue != root { continue }
+                for a in arcs.sorted(by: { ($0.from, $0.to) < ($1.from, $1.to) }) {
+                    out += "  \(a.from.rawValue) -> \(a.to.rawValue) [color=\"\(colors[ch % colors.count])\", tooltip=\"tree \(ch)\"];\n"
+                }
+            }
+            out += "}\n"
+            try writeOutput(out, to: output)
+        }
+    }
+
+    func quote(_ s: String) -> String { "\"" + s.replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
+}
