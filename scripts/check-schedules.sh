@@ -20,8 +20,9 @@ done
 .build/release/grove verify Schedules/*.json | grep -v '^ok' || true
 .build/release/grove verify Schedules/*.json > /dev/null || status=1
 # The simulator must predict every forest plan at 1 GiB within the stated tolerance of its
-# synthesized rate (the gap is pipeline fill with 4 slices per tree; see Benchmarks/README.md).
-tolerance=${GROVE_SIM_TOLERANCE:-50}
+# synthesized rate. The gap is pipeline fill: 4 slices per tree over the deep chains of the
+# greedy trees (dgx-a100-2 reduce-scatter: 48% at 4 slices, 72% at 16); see Benchmarks/README.md.
+tolerance=${GROVE_SIM_TOLERANCE:-40}
 worst=100
 for f in Schedules/*.json; do
     name=$(basename "$f"); fabric=${name%%.*}
