@@ -1,27 +1,10 @@
 import GroveTopology
 
-/// Writes a synthesis result as versioned JSON (format "grove-forest", version 1):
-/// the fabric's name and hash, the collective, bound and achieved algbw (exact fraction and
-/// decimal), and per phase the trees with their arcs, switch paths and multiplicities. A tree's
-/// weight (multiplicity / trees_per_root) is the fraction of its root's shard it carries; a
-/// route's amount is in the same units as the multiplicity.
+/// The JSON of a forest's phases, embedded in schedule files under "forest": per phase the
+/// direction, trees per root, rate and bottleneck, and every tree with its arcs, switch paths
+/// and multiplicities. A tree's weight (multiplicity / trees_per_root) is the fraction of its
+/// root's shard it carries; a route's amount is in the same units as the multiplicity.
 public enum ForestFile {
-    public static func write(_ s: Synthesis, fabric: Fabric) -> String {
-        let q = TopologyFile.quote
-        var out = "{\n"
-        out += "  \"format\": \"grove-forest\",\n  \"version\": 1,\n"
-        out += "  \"fabric\": \(q(fabric.name)),\n  \"fabric_hash\": \(q(fabric.hash)),\n"
-        out += "  \"ranks\": \(fabric.rankCount),\n"
-        out += "  \"collective\": \(q(s.collective.rawValue)),\n"
-        if let r = s.root { out += "  \"root\": \(r.rawValue),\n" }
-        out += "  \"bound_algbw\": {\"exact\": \(q(s.boundAlgbw.description)), \"gbps\": \(s.boundAlgbw.decimalString)},\n"
-        out += "  \"algbw\": {\"exact\": \(q(s.achievedAlgbw.description)), \"gbps\": \(s.achievedAlgbw.decimalString)},\n"
-        out += "  \"phases\": [\n"
-        out += s.forests.map { phase($0, fabric: fabric) }.joined(separator: ",\n")
-        out += "\n  ]\n}\n"
-        return out
-    }
-
     public static func phase(_ f: Forest, fabric: Fabric) -> String {
         let q = TopologyFile.quote
         var out = "    {\n"
