@@ -37,6 +37,23 @@ public struct Schedule: Sendable, Equatable {
 
     public var rankCount: Int { plans.first?.rankCount ?? 0 }
 
+    /// The highest byte range in which the size windows pick `algorithm` (upper bound exclusive,
+    /// `Int.max` for no limit); empty if they never pick it.
+    public func byteRange(of algorithm: String) -> Range<Int> {
+        guard algorithm == "forest" else {
+            return windows.last { $0.algorithm == algorithm }.map { $0.minBytes..<$0.maxBytes } ?? 0..<0
+        }
+        // The forest covers what no window claims; the windows are sorted and disjoint.
+        var gaps: [Range<Int>] = []
+        var at = 0
+        for w in windows.sorted(by: { $0.minBytes < $1.minBytes }) {
+            if w.minBytes > at { gaps.append(at..<w.minBytes) }
+            at = max(at, w.maxBytes)
+        }
+        if at < Int.max { gaps.append(at..<Int.max) }
+        return gaps.last ?? 0..<0
+    }
+
     /// The plan for a buffer of `bytes`, by the size windows (the forest when none applies).
     public func plan(forBytes bytes: Int) -> Plan {
         let name = windows.first { bytes >= $0.minBytes && bytes < $0.maxBytes }?.algorithm ?? "forest"

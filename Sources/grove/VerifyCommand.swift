@@ -5,10 +5,11 @@ import GroveSchedule
 struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Prove that a schedule computes its collective, without deadlock, at several sizes.",
-        discussion: "Runs every plan in each file symbolically, in place and out of place, at sizes that include 1 element and primes. Exit status 1 names the rank, step and range that is wrong."
+        discussion: "Runs every plan in each file symbolically, in place and out of place, at sizes that include 1 element and primes. Exit status 1 names the rank, step and range that is wrong. Files ending in .xml are MSCCL algorithms (from grove export --msccl or any other tool): they are checked against the runtime's structural rules, then run symbolically with thread blocks as streams."
     )
     @Argument(help: "Schedule files (grove synth -o).") var schedules: [String]
     @Option(help: "Comma-separated element counts to check instead of the defaults.") var counts: String?
+    @Option(help: "For .xml files: the MSCCL dialect whose rules apply, nccl or executor (default: from the file).") var mscclDialect: String?
 
     func run() throws {
         var failed = false
@@ -20,6 +21,10 @@ struct Verify: ParsableCommand {
                 }
             }
             for path in schedules {
+                if path.hasSuffix(".xml") {
+                    if !verifyMSCCL(path, counts: explicit) { failed = true }
+                    continue
+                }
                 let schedule = try loadSchedule(path)
                 for plan in schedule.plans {
                     do {
@@ -33,6 +38,35 @@ struct Verify: ParsableCommand {
             }
         }
         if failed { throw ExitCode(1) }
+    }
+
+    /// Checks one MSCCL XML file; prints ok or FAIL and returns whether it passed.
+    func verifyMSCCL(_ path: String, counts explicit: [Int]?) -> Bool {
+        do {
+            guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+                throw MSCCLError("cannot read the file (does it exist?)")
+            }
+            let program = try MSCCLReader.parse(text)
+            var dialect = program.dialect
+            if let name = mscclDialect {
+                guard let d = MSCCLDialect(rawValue: name) else { throw MSCCLError("--msccl-dialect '\(name)': expected nccl or executor") }
+                dialect = d
+            }
+            try MSCCLReader.validate(program, dialect: dialect)
+            let plan = try MSCCLReader.plan(program)
+            let counts = explicit ?? mscclCounts(program, plan: plan)
+            try Verifier.verify(plan, counts: counts)
+            let blocks = program.gpus.reduce(0) { $0 + $1.threadBlocks.count }
+            print("ok    \(path) msccl (\(dialect.rawValue) dialect): \(program.coll) over \(program.ngpus) gpus, \(blocks) thread blocks, \(plan.stepCount) transfers and copies, counts \(counts.map(String.init).joined(separator: ","))")
+            return true
+        } catch let e as MSCCLError {
+            print("FAIL  \(path): \(e.description)")
+        } catch let e as VerificationError {
+            print("FAIL  \(path): \(e.description)")
+        } catch {
+            print("FAIL  \(path): \(error)")
+        }
+        return false
     }
 }
 
@@ -86,39 +120,4 @@ func parseSize(_ text: String) throws -> Int {
     if let u = t.last, let m = units[u] { mult = m; t.removeLast() }
     guard let v = Int(t), v > 0 else { throw UserError("size '\(text)': expected bytes such as 4096, 64K, 16M or 1G") }
     return v * mult
-}
-
-struct Export: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Write a schedule's trees as Graphviz DOT (render with `dot -Tsvg`).")
-    @Argument(help: "Schedule file.") var schedule: String
-    @Flag(help: "Graphviz DOT of the forest's trees.") var dot = false
-    @Option(help: "Only the trees of this root rank (default: all).") var root: Int?
-    @Option(name: .shortAndLong, help: "Output file (default: standard output).") var output: String?
-
-    func run() throws {
-        try reportingErrors {
-            guard dot else { throw UserError("choose an export format: --dot") }
-            let s = try loadSchedule(schedule)
-            let plan = s.plans.first { $0.algorithm == "forest" } ?? s.plans[0]
-            // Trees are read back from the routing table: channel → arcs.
-            var byChannel: [Int: [ArcKey]] = [:]
-            for k in plan.routing.keys { byChannel[k.channel, default: []].append(k) }
-            let colors = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666"]
-            var out = "digraph \(quote(s.fabricName)) {\n  graph [rankdir=LR, label=\(quote("\(s.collective.rawValue) on \(s.fabricName): \(s.algbw.decimalString) GB/s"))];\n  node [shape=circle];\n"
-            for (i, ch) in byChannel.keys.sorted().enumerated() {
-                let arcs = byChannel[ch]!
-                let sources = Set(arcs.map(\.from)), sinks = Set(arcs.map(\.to))
-                let treeRoot = plan.collective == .reduceScatter || (plan.collective == .allreduce && i < byChannel.count / 2)
-                    ? sinks.subtracting(sources).first : sources.subtracting(sinks).first
-                if let root, treeRoot?.rawValue != root { continue }
-                for a in arcs.sorted(by: { ($0.from, $0.to) < ($1.from, $1.to) }) {
-                    out += "  \(a.from.rawValue) -> \(a.to.rawValue) [color=\"\(colors[ch % colors.count])\", tooltip=\"tree \(ch)\"];\n"
-                }
-            }
-            out += "}\n"
-            try writeOutput(out, to: output)
-        }
-    }
-
-    func quote(_ s: String) -> String { "\"" + s.replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
 }
