@@ -123,6 +123,30 @@ func temporaryFile(_ text: String) throws -> String {
         #expect(wrong.stderr.contains("was made for fabric dgx-a100-1"))
     }
 
+    @Test func mscclExportVerifiesInBothDialects() throws {
+        for dialect in ["nccl", "executor"] {
+            let out = FileManager.default.temporaryDirectory.appendingPathComponent("grove-msccl-\(UUID().uuidString).xml").path
+            defer { try? FileManager.default.removeItem(atPath: out) }
+            let e = try grove(["export", "Schedules/ring-bi-8.reduce-scatter.json", "--msccl", "--msccl-dialect", dialect, "-o", out])
+            #expect(e.status == 0, "\(e.stderr)")
+            #expect(e.stderr.contains("verified"))
+            let text = try String(contentsOfFile: out, encoding: .utf8)
+            #expect(text.hasPrefix("<algo ") && text.contains(dialect == "nccl" ? "coll=\"reduce_scatter\"" : "coll=\"reducescatter\""))
+            let v = try grove(["verify", out])
+            #expect(v.status == 0 && v.stdout.hasPrefix("ok") && v.stdout.contains("\(dialect) dialect"), "\(v.stdout)\(v.stderr)")
+            // A receive that lands one chunk off is caught by the symbolic run.
+            try text.replacingOccurrences(of: "type=\"r\" srcbuf=\"i\" srcoff=\"0\"", with: "type=\"r\" srcbuf=\"i\" srcoff=\"0\"")
+                .replacingOccurrences(of: "dstoff=\"0\" cnt=\"1\" depid=\"-1\"", with: "dstoff=\"1\" cnt=\"1\" depid=\"-1\"")
+                .write(toFile: out, atomically: true, encoding: .utf8)
+            let bad = try grove(["verify", out])
+            #expect(bad.status == 1 && bad.stdout.hasPrefix("FAIL"), "\(bad.stdout)")
+        }
+        let none = try grove(["export", "Schedules/ring-bi-8.allreduce.json"])
+        #expect(none.status == 2 && none.stderr.contains("choose one export format"))
+        let dialect = try grove(["export", "Schedules/ring-bi-8.allreduce.json", "--msccl", "--msccl-dialect", "rccl"])
+        #expect(dialect.status == 2 && dialect.stderr.contains("expected nccl or executor"))
+    }
+
     @Test func brokenScheduleFailsVerification() throws {
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("grove-schedule-\(UUID().uuidString).json").path
         defer { try? FileManager.default.removeItem(atPath: out) }
