@@ -215,11 +215,7 @@ struct ProgramBuilder {
     /// local copies another, so a rank receives slice i+1 while it still forwards slice i.
     mutating func add(_ op: Operation, _ range: BufferRange, stream channel: Int) {
         let lanes = layout.n + 1
-        let stream: Int
-        switch op {
-        case .send(let peer, _), .recv(let peer, _), .recvReduce(let peer, _): stream = channel * lanes + peer.rawValue
-        case .copy: stream = channel * lanes + layout.n
-        }
+        let stream = channel * lanes + (op.transfer?.peer.rawValue ?? layout.n)
         var reads: [BufferRange] = []
         var writes: [BufferRange] = []
         switch op {

@@ -162,7 +162,7 @@ public enum MSCCLExport {
             throw MSCCLError("MSCCL export covers allgather, reduce-scatter and allreduce, not \(plan.collective.rawValue)")
         }
         let units = try ChunkUnits(plan)
-        let channelsUsed = max(1, (plan.programs.flatMap(\.steps).compactMap(channel(of:)).max() ?? 0) + 1)
+        let channelsUsed = max(1, (plan.programs.flatMap(\.steps).compactMap(\.operation.transfer?.channel).max() ?? 0) + 1)
         let limit = min(MSCCLDialect.maxChannels, channelsUsed)
         let tries: [Int]
         if let forced = options.channels {
@@ -187,13 +187,6 @@ public enum MSCCLExport {
         throw firstError!
     }
 
-    static func channel(of step: Step) -> Int? {
-        switch step.operation {
-        case .send(_, let c), .recv(_, let c), .recvReduce(_, let c): return c
-        case .copy: return nil
-        }
-    }
-
     /// For each transfer (rank, step), the matching step at the peer.
     static func matches(_ plan: Plan) throws(MSCCLError) -> [Int: (rank: Int, step: Int)] {
         let width = plan.programs.map { $0.steps.count }.max() ?? 0
@@ -215,10 +208,8 @@ public enum MSCCLExport {
                 static func < (a: Key, b: Key) -> Bool { (a.chan, a.peer < 0 ? Int.max : a.peer) < (b.chan, b.peer < 0 ? Int.max : b.peer) }
             }
             func key(_ s: Step) -> Key {
-                switch s.operation {
-                case .send(let p, let c), .recv(let p, let c), .recvReduce(let p, let c): return Key(chan: c % m, peer: p.rawValue)
-                case .copy: return Key(chan: s.stream % m, peer: -1)
-                }
+                guard let t = s.operation.transfer else { return Key(chan: s.stream % m, peer: -1) }
+                return Key(chan: t.channel % m, peer: t.peer.rawValue)
             }
             let keys = Set(prog.steps.map(key)).sorted()
             let tbOf = Dictionary(uniqueKeysWithValues: keys.enumerated().map { ($1, $0) })
@@ -232,6 +223,8 @@ public enum MSCCLExport {
                     throw MSCCLError("rank \(v) talks to \(peers) peers on channel \(c) of \(m); MSCCL allows \(MSCCLDialect.maxThreadBlocksPerChannel) thread blocks with peers per channel")
                 }
             }
+            var locals: [ChunkUnits.Ref] = []
+            for (i, s) in prog.steps.enumerated() { locals.append(try units.chunks(s.range, rank: v, step: i)) }
             // Position of each step in its thread block (before nops), and the needed cross-block
             // dependencies found with vector clocks.
             var tbSteps = Array(repeating: [Int](), count: t)
@@ -266,7 +259,7 @@ public enum MSCCLExport {
                 for i in tbSteps[b] {
                     at += max(0, needed[i].count - 1)
                     // A step longer than the runtime's count limit is sent as several.
-                    at += try units.chunks(prog.steps[i].range, rank: v, step: i).pieces.count
+                    at += locals[i].pieces.count
                     final[i] = at - 1
                     hasDependent.formUnion(needed[i])
                 }
@@ -293,7 +286,7 @@ public enum MSCCLExport {
                         steps.append(MSCCLStep(s: steps.count, type: .nop, srcbuf: "i", srcoff: -1, dstbuf: "o", dstoff: -1, cnt: 0,
                                                depid: place[d].tb, deps: final[d], hasdep: 0))
                     }
-                    let local = try units.chunks(s.range, rank: v, step: i)
+                    let local = locals[i]
                     var remote = local
                     if let other = match[v * width + i] {
                         remote = try units.chunks(plan.programs[other.rank].steps[other.step].range, rank: other.rank, step: other.step)

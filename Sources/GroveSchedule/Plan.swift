@@ -45,6 +45,16 @@ public enum Operation: Hashable, Sendable {
     case copy(source: BufferRange)
 }
 
+extension Operation {
+    /// Peer and channel of a send or receive; nil for a local copy.
+    public var transfer: (peer: Rank, channel: Int)? {
+        switch self {
+        case .send(let p, let c), .recv(let p, let c), .recvReduce(let p, let c): return (p, c)
+        case .copy: return nil
+        }
+    }
+}
+
 /// An operation on a range, with the operations of the same rank that must finish first.
 /// Sends and receives between two ranks on one channel match in program order (FIFO).
 public struct Step: Hashable, Sendable {

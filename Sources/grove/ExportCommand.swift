@@ -57,11 +57,7 @@ struct Export: ParsableCommand {
         do {
             let program = try MSCCLExport.program(plan, options: options)
             let text = program.xml()
-            // Read the text back as a runtime would, and prove what it computes.
-            let reread = try MSCCLReader.parse(text)
-            try MSCCLReader.validate(reread, dialect: dialect)
-            let replan = try MSCCLReader.plan(reread)
-            try Verifier.verify(replan, counts: mscclCounts(reread, plan: replan))
+            _ = try proveMSCCL(text, dialect: dialect)
             let tbs = program.gpus.map(\.threadBlocks.count)
             let steps = program.gpus.flatMap { $0.threadBlocks.map(\.steps.count) }
             Console.note("grove: \(s.collective.rawValue) \(algorithm) plan as MSCCL (\(dialect.rawValue) dialect): \(program.ngpus) gpus, \(program.nchannels) channels, \(tbs.min()!)–\(tbs.max()!) thread blocks per gpu, up to \(steps.max() ?? 0) steps per block (limit \(dialect.maxStepsPerThreadBlock)), \(program.nchunksperloop) chunks per loop (counts must be multiples of it); verified")
@@ -96,8 +92,17 @@ struct Export: ParsableCommand {
     func quote(_ s: String) -> String { "\"" + s.replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
 }
 
-/// Element counts to verify an MSCCL program at: the defaults, and multiples of the chunks per
-/// loop (the only counts the runtimes run it for).
-func mscclCounts(_ p: MSCCLProgram, plan: Plan) -> [Int] {
-    Array(Set(Verifier.defaultCounts(for: plan) + [p.nchunksperloop, 3 * p.nchunksperloop])).sorted()
+/// Reads MSCCL XML as a runtime would, checks `dialect`'s rules (default: the file's own), and
+/// proves what it computes with thread blocks as streams. Unless `counts` are given, it checks
+/// the verifier's default counts and multiples of the chunks per loop (the only counts the
+/// runtimes run it for).
+func proveMSCCL(_ text: String, dialect: MSCCLDialect?, counts: [Int]? = nil) throws
+    -> (program: MSCCLProgram, dialect: MSCCLDialect, plan: Plan, counts: [Int]) {
+    let program = try MSCCLReader.parse(text)
+    let d = dialect ?? program.dialect
+    try MSCCLReader.validate(program, dialect: d)
+    let plan = try MSCCLReader.plan(program)
+    let checked = counts ?? Array(Set(Verifier.defaultCounts(for: plan) + [program.nchunksperloop, 3 * program.nchunksperloop])).sorted()
+    try Verifier.verify(plan, counts: checked)
+    return (program, d, plan, checked)
 }

@@ -46,16 +46,12 @@ struct Verify: ParsableCommand {
             guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
                 throw MSCCLError("cannot read the file (does it exist?)")
             }
-            let program = try MSCCLReader.parse(text)
-            var dialect = program.dialect
+            var forced: MSCCLDialect?
             if let name = mscclDialect {
                 guard let d = MSCCLDialect(rawValue: name) else { throw MSCCLError("--msccl-dialect '\(name)': expected nccl or executor") }
-                dialect = d
+                forced = d
             }
-            try MSCCLReader.validate(program, dialect: dialect)
-            let plan = try MSCCLReader.plan(program)
-            let counts = explicit ?? mscclCounts(program, plan: plan)
-            try Verifier.verify(plan, counts: counts)
+            let (program, dialect, plan, counts) = try proveMSCCL(text, dialect: forced, counts: explicit)
             let blocks = program.gpus.reduce(0) { $0 + $1.threadBlocks.count }
             print("ok    \(path) msccl (\(dialect.rawValue) dialect): \(program.coll) over \(program.ngpus) gpus, \(blocks) thread blocks, \(plan.stepCount) transfers and copies, counts \(counts.map(String.init).joined(separator: ","))")
             return true
