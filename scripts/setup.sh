@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 configuration=${1:-debug}
-packages=(libglpk-dev)
+# libxml2: FoundationXML (the MSCCL XML reader) loads it at run time.
+packages=(libglpk-dev libxml2)
 
 missing=()
 for p in "${packages[@]}"; do
