@@ -68,7 +68,7 @@ struct Synth: ParsableCommand {
             var baselineModel = ""
             if compare { (baselines, baselineModel) = try evaluateBaselines(fabric, root: rootRank ?? Rank(0)) }
             if let output {
-                let schedule = try buildSchedule(result, fabric: fabric, slices: slices)
+                let schedule = try ScheduleBuilder.schedule(for: result, fabric: fabric, slices: slices)
                 try writeOutput(ScheduleFile.write(schedule, forest: result, fabric: fabric), to: output)
             }
             if json {
@@ -107,7 +107,7 @@ struct Synth: ParsableCommand {
             for c in [Collective.allgather, .reduceScatter, .allreduce] {
                 let result: Synthesis
                 do { result = try Synthesizer.synthesize(fabric, collective: c) } catch { throw UserError("\(folder)/\(file): \(error)") }
-                let schedule = try buildSchedule(result, fabric: fabric, slices: slices)
+                let schedule = try ScheduleBuilder.schedule(for: result, fabric: fabric, slices: slices)
                 let path = "\(output)/\(file.dropLast(5)).\(c.rawValue).json"
                 try writeOutput(ScheduleFile.write(schedule, forest: result, fabric: fabric), to: path)
                 Console.note("wrote \(path): \(schedule.plans.map(\.algorithm).joined(separator: ", ")), windows \(schedule.windows.map { "\($0.algorithm) [\($0.minBytes), \($0.maxBytes == Int.max ? "∞" : String($0.maxBytes)))" }.joined(separator: " "))")
