@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "GroveTopology", targets: ["GroveTopology"]),
         .library(name: "GroveSynthesis", targets: ["GroveSynthesis"]),
         .library(name: "GroveSchedule", targets: ["GroveSchedule"]),
+        .library(name: "GroveRuntime", targets: ["GroveRuntime"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -19,6 +20,8 @@ let package = Package(
         .target(name: "GroveSynthesis", dependencies: ["GroveTopology"]),
         .target(name: "GroveLP", dependencies: ["GroveSynthesis", "CGLPK"]),
         .target(name: "GroveSchedule", dependencies: ["GroveSynthesis"]),
+        // The library applications link: no GLPK (GPL-3) below it, only the combinatorial engine.
+        .target(name: "GroveRuntime", dependencies: ["GroveSchedule", "GroveTopology"]),
         .executableTarget(
             name: "grove",
             dependencies: [
@@ -30,6 +33,7 @@ let package = Package(
         .testTarget(name: "GroveSynthesisTests", dependencies: ["GroveSynthesis"]),
         .testTarget(name: "GroveLPTests", dependencies: ["GroveLP", "GroveSynthesis"]),
         .testTarget(name: "GroveScheduleTests", dependencies: ["GroveSchedule"]),
+        .testTarget(name: "GroveRuntimeTests", dependencies: ["GroveRuntime"]),
         .testTarget(name: "GroveCLITests", dependencies: ["grove"]),
     ]
 )

@@ -1,0 +1,225 @@
+import GroveSchedule
+import GroveSynthesis
+
+/// A group of ranks that run collectives together, NCCL- and MPI-style: every rank makes the
+/// same calls in the same order with matching arguments. Calls block until this rank's part is
+/// done, and fail (never hang) within the timeout with a `CommunicatorError` that names the rank
+/// at fault. After a failure the communicator is unusable: every later call throws the same error.
+///
+/// Buffers follow NCCL: `count` is the element count of allreduce/broadcast/reduce buffers, of
+/// each rank's allgather input and of each rank's reduce-scatter output. In-place calls pass one
+/// buffer: for allgather this rank's part is at `rank · count` of it, for reduce-scatter the
+/// result lands at `rank · count`.
+///
+/// Not thread-safe: one call at a time, as with an NCCL communicator on one stream.
+public final class Communicator {
+    public let rank: Int
+    public let worldSize: Int
+    public let plans: PlanLibrary
+    /// How long one call may take before it fails with `.timeout`.
+    public var timeout: Duration
+    /// The algorithm the last call ran ("forest", "ring", "double_binary_tree", "local").
+    public private(set) var lastAlgorithm = ""
+    let transport: Transport
+    private var calls: UInt32 = 0
+    private var failure: CommunicatorError?
+    private var executors: [ExecutorKey: Executor] = [:]
+    private var scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 64, alignment: 64)
+    /// Kept so that the rendezvous store (served by rank 0) lives as long as the communicator.
+    var rendezvous: AnyObject?
+
+    /// The default for `timeout`: long enough for a 1 GiB allreduce over a slow network,
+    /// short enough that a lost rank is reported while someone is still watching.
+    public static let defaultTimeout: Duration = .seconds(60)
+
+    struct ExecutorKey: Hashable {
+        var algorithm: String
+        var collective: Collective
+        var root: Int
+        var count: Int
+        var elementSize: Int
+    }
+
+    /// A communicator over a given transport (the memory hub in tests, or a transport set up by
+    /// hand). Use `Communicator.init(environment:…)` or `init(rendezvous:…)` for TCP.
+    public init(transport: Transport, plans: PlanLibrary, timeout: Duration = Communicator.defaultTimeout) throws(CommunicatorError) {
+        guard plans.worldSize == transport.worldSize else {
+            throw .mismatch("the plans are for \(plans.worldSize) ranks, the transport connects \(transport.worldSize)")
+        }
+        self.transport = transport
+        self.plans = plans
+        self.rank = transport.rank
+        self.worldSize = transport.worldSize
+        self.timeout = timeout
+    }
+
+    deinit { scratch.deallocate() }
+
+    // MARK: Typed calls
+
+    public func allreduce<T: CommunicatorElement>(_ input: UnsafeBufferPointer<T>, into output: UnsafeMutableBufferPointer<T>,
+                                                  op: ReduceOp = .sum) throws(CommunicatorError) {
+        try same(input.count, output.count, "allreduce input and output")
+        try run(.allreduce, input: UnsafeRawPointer(input.baseAddress), output: UnsafeMutableRawPointer(output.baseAddress),
+                count: output.count, type: T.dataType, op: op)
+    }
+
+    /// In place: `buffer` is both input and result.
+    public func allreduce<T: CommunicatorElement>(_ buffer: UnsafeMutableBufferPointer<T>, op: ReduceOp = .sum) throws(CommunicatorError) {
+        try run(.allreduce, input: UnsafeRawPointer(buffer.baseAddress), output: UnsafeMutableRawPointer(buffer.baseAddress),
+                count: buffer.count, type: T.dataType, op: op)
+    }
+
+    public func allreduce<T: CommunicatorElement>(_ array: inout [T], op: ReduceOp = .sum) throws(CommunicatorError) {
+        try array.withUnsafeMutableBufferPointer { (b: inout UnsafeMutableBufferPointer<T>) throws(CommunicatorError) in try allreduce(b, op: op) }
+    }
+
+    /// `output` holds every rank's `input`, rank r's at `r · input.count`.
+    public func allgather<T: CommunicatorElement>(_ input: UnsafeBufferPointer<T>, into output: UnsafeMutableBufferPointer<T>) throws(CommunicatorError) {
+        try same(input.count * worldSize, output.count, "allgather output (world size × input)")
+        try run(.allgather, input: UnsafeRawPointer(input.baseAddress), output: UnsafeMutableRawPointer(output.baseAddress),
+                count: input.count, type: T.dataType, op: .sum)
+    }
+
+    /// In place: this rank's part is already at `rank · count` of `buffer`.
+    public func allgather<T: CommunicatorElement>(inPlace buffer: UnsafeMutableBufferPointer<T>) throws(CommunicatorError) {
+        try divisible(buffer.count, "allgather buffer")
+        let count = buffer.count / worldSize
+        try run(.allgather, input: UnsafeRawPointer(buffer.baseAddress.map { $0 + rank * count }),
+                output: UnsafeMutableRawPointer(buffer.baseAddress), count: count, type: T.dataType, op: .sum)
+    }
+
+    public func allgather<T: CommunicatorElement>(_ input: [T]) throws(CommunicatorError) -> [T] {
+        var output = [T](unsafeUninitializedCapacity: input.count * worldSize) { b, initialized in
+            UnsafeMutableRawBufferPointer(b).initializeMemory(as: UInt8.self, repeating: 0)
+            initialized = b.count
+        }
+        try input.withUnsafeBufferPointer { (i) throws(CommunicatorError) in
+            try output.withUnsafeMutableBufferPointer { (o: inout UnsafeMutableBufferPointer<T>) throws(CommunicatorError) in try allgather(i, into: o) }
+        }
+        return output
+    }
+
+    /// `output` (count elements) gets block `rank` of the reduction of every rank's `input`
+    /// (world size × count elements).
+    public func reduceScatter<T: CommunicatorElement>(_ input: UnsafeBufferPointer<T>, into output: UnsafeMutableBufferPointer<T>,
+                                                      op: ReduceOp = .sum) throws(CommunicatorError) {
+        try same(output.count * worldSize, input.count, "reduce-scatter input (world size × output)")
+        try run(.reduceScatter, input: UnsafeRawPointer(input.baseAddress), output: UnsafeMutableRawPointer(output.baseAddress),
+                count: output.count, type: T.dataType, op: op)
+    }
+
+    /// In place: the result lands at `rank · count` of `buffer`.
+    public func reduceScatter<T: CommunicatorElement>(inPlace buffer: UnsafeMutableBufferPointer<T>, op: ReduceOp = .sum) throws(CommunicatorError) {
+        try divisible(buffer.count, "reduce-scatter buffer")
+        let count = buffer.count / worldSize
+        try run(.reduceScatter, input: UnsafeRawPointer(buffer.baseAddress),
+                output: UnsafeMutableRawPointer(buffer.baseAddress.map { $0 + rank * count }), count: count, type: T.dataType, op: op)
+    }
+
+    /// Every rank's `buffer` gets root's.
+    public func broadcast<T: CommunicatorElement>(_ buffer: UnsafeMutableBufferPointer<T>, root: Int) throws(CommunicatorError) {
+        try run(.broadcast, input: UnsafeRawPointer(buffer.baseAddress), output: UnsafeMutableRawPointer(buffer.baseAddress),
+                count: buffer.count, type: T.dataType, op: .sum, root: root)
+    }
+
+    public func broadcast<T: CommunicatorElement>(_ array: inout [T], root: Int) throws(CommunicatorError) {
+        try array.withUnsafeMutableBufferPointer { (b: inout UnsafeMutableBufferPointer<T>) throws(CommunicatorError) in try broadcast(b, root: root) }
+    }
+
+    /// Root's `output` gets the reduction of every rank's `input`; other ranks' outputs are untouched.
+    public func reduce<T: CommunicatorElement>(_ input: UnsafeBufferPointer<T>, into output: UnsafeMutableBufferPointer<T>,
+                                               op: ReduceOp = .sum, root: Int) throws(CommunicatorError) {
+        try same(input.count, output.count, "reduce input and output")
+        try run(.reduce, input: UnsafeRawPointer(input.baseAddress), output: UnsafeMutableRawPointer(output.baseAddress),
+                count: output.count, type: T.dataType, op: op, root: root)
+    }
+
+    /// Returns once every rank has entered the barrier.
+    public func barrier() throws(CommunicatorError) {
+        if let failure { throw failure }
+        let plan = try checked { () throws(CommunicatorError) in try plans.barrierPlan() }
+        let token = UnsafeMutableRawBufferPointer.allocate(byteCount: worldSize, alignment: 1)
+        defer { token.deallocate() }
+        token.initializeMemory(as: UInt8.self, repeating: 1)
+        try execute(plan, .allreduce, input: UnsafeRawPointer(token.baseAddress!), output: token.baseAddress!, count: worldSize, type: .uint8, op: .max, root: 0)
+    }
+
+    // MARK: Untyped call
+
+    /// A collective on raw memory, for callers that pick the type at run time (the benchmark, the
+    /// C API). Pointers follow the NCCL conventions above; `input` may equal `output` (or point
+    /// into it) for in-place calls.
+    public func run(_ collective: Collective, input: UnsafeRawPointer?, output: UnsafeMutableRawPointer?, count: Int,
+                    type: DataType, op: ReduceOp = .sum, root: Int = 0) throws(CommunicatorError) {
+        if let failure { throw failure }
+        guard count >= 0 else { throw reject(.invalidArgument("rank \(rank): \(collective.rawValue): count \(count) is negative")) }
+        guard !collective.needsRoot || (0..<worldSize).contains(root) else {
+            throw reject(.invalidArgument("rank \(rank): \(collective.rawValue): root \(root) is not a rank of this world (0…\(worldSize - 1))"))
+        }
+        guard count > 0 else { lastAlgorithm = "none"; return }
+        guard let input, let output else { throw reject(.invalidArgument("rank \(rank): \(collective.rawValue): a buffer of \(count) elements has no memory")) }
+        let bytes = count * type.size * ([.allgather, .reduceScatter].contains(collective) ? worldSize : 1)
+        let plan = try checked { () throws(CommunicatorError) in try plans.plan(collective, root: root, bytes: bytes) }
+        try execute(plan, collective, input: input, output: output, count: count, type: type, op: op, root: root)
+        if op == .avg && [.allreduce, .reduceScatter].contains(collective) || op == .avg && collective == .reduce && rank == root {
+            Reduction.divide(type, output, count: count, by: worldSize)
+        }
+    }
+
+    private func execute(_ plan: Plan, _ collective: Collective, input: UnsafeRawPointer, output: UnsafeMutableRawPointer,
+                         count: Int, type: DataType, op: ReduceOp, root: Int) throws(CommunicatorError) {
+        calls &+= 1
+        let call = CallDescriptor(number: calls, collective: collective, dataType: type, op: op, count: count, root: root)
+        if worldSize == 1 {
+            lastAlgorithm = "local"
+            let inBytes = plan.bufferCounts(count: count)[.input]! * type.size
+            if UnsafeRawPointer(output) != input { output.copyMemory(from: input, byteCount: inBytes) }
+            return
+        }
+        lastAlgorithm = plan.algorithm
+        let key = ExecutorKey(algorithm: plan.algorithm, collective: collective, root: plan.root?.rawValue ?? 0, count: count, elementSize: type.size)
+        let executor: Executor
+        if let e = executors[key] { executor = e } else {
+            executor = Executor(CompiledProgram(plan.programs[rank], plan: plan, count: count, elementSize: type.size))
+            executors[key] = executor
+        }
+        let scratchBytes = executor.program.bytes[.scratch] ?? 0
+        if scratch.count < scratchBytes {
+            scratch.deallocate()
+            scratch = .allocate(byteCount: scratchBytes, alignment: 64)
+        }
+        let deadline = ContinuousClock.now + timeout
+        try checked { () throws(CommunicatorError) in
+            try transport.connect(to: executor.program.peers, deadline: deadline)
+            try executor.run(call, memory: CallMemory(input: UnsafeMutableRawPointer(mutating: input), output: output, scratch: scratch.baseAddress!),
+                             transport: transport, deadline: deadline)
+        }
+    }
+
+    /// Runs `body`; on failure tells the peers, and keeps the error for every later call.
+    private func checked<R>(_ body: () throws(CommunicatorError) -> R) throws(CommunicatorError) -> R {
+        do { return try body() } catch {
+            failure = error
+            transport.abort(error)
+            throw error
+        }
+    }
+
+    /// A call this rank cannot make still fails every rank, so that none waits for it.
+    private func reject(_ error: CommunicatorError) -> CommunicatorError {
+        if failure == nil {
+            failure = error
+            transport.abort(error)
+        }
+        return error
+    }
+
+    private func same(_ want: Int, _ got: Int, _ what: String) throws(CommunicatorError) {
+        guard want == got else { throw reject(.invalidArgument("rank \(rank): \(what): expected \(want) elements, got \(got)")) }
+    }
+
+    private func divisible(_ n: Int, _ what: String) throws(CommunicatorError) {
+        guard n % worldSize == 0 else { throw reject(.invalidArgument("rank \(rank): \(what) of \(n) elements is not a multiple of the world size \(worldSize)")) }
+    }
+}

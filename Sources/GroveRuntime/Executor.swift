@@ -1,0 +1,225 @@
+import GroveSchedule
+import GroveTopology
+import GroveSynthesis
+
+/// Where a step's bytes live during a call.
+enum MemorySlot: UInt8 { case input, output, scratch }
+
+/// A rank program resolved for one element count and size: byte ranges, message tags and the
+/// dependency graph (explicit dependencies plus stream order) as successor lists. Built once per
+/// (plan, count, type) and reused by every call of that shape. O(steps + dependencies).
+struct CompiledProgram {
+    enum Kind: UInt8 { case send, receive, receiveReduce, copy }
+
+    struct Task {
+        var kind: Kind
+        var slot: MemorySlot
+        var offset: Int
+        var length: Int
+        var sourceSlot: MemorySlot = .input
+        var sourceOffset = 0
+        var peer = -1
+        var channel: UInt32 = 0
+        var sequence: UInt32 = 0
+        /// receiveReduce: where the incoming bytes wait for the reduction, in the staging area.
+        var stagingOffset = 0
+    }
+
+    var tasks: [Task] = []
+    var successorStart: [Int] = []
+    var successors: [Int32] = []
+    /// Predecessors of each task; a receive-reduce also waits for its message to arrive.
+    var initialIndegree: [Int32] = []
+    var stagingBytes = 0
+    var peers: [Int] = []
+    var receivesFromPeer: [Int: Int] = [:]
+    var bytes: [MemorySlot: Int] = [:]
+
+    init(_ program: RankProgram, plan: Plan, count: Int, elementSize: Int) {
+        let counts = plan.bufferCounts(count: count)
+        func slot(_ b: BufferKind) -> MemorySlot {
+            switch b {
+            case .input: return .input
+            case .output: return .output
+            case .scratch: return .scratch
+            }
+        }
+        for (kind, n) in counts { bytes[slot(kind)] = n * elementSize }
+        var sequence: [Int: UInt32] = [:]  // per (peer, channel, direction)
+        var peerSet = Set<Int>()
+        for step in program.steps {
+            let e = step.range.elements(count: counts[step.range.buffer]!)
+            var t = Task(kind: .copy, slot: slot(step.range.buffer), offset: e.lowerBound * elementSize, length: e.count * elementSize)
+            func tag(_ peer: Rank, _ channel: Int, _ direction: Int) {
+                t.peer = peer.rawValue
+                t.channel = UInt32(channel)
+                let key = (peer.rawValue * 2 + direction) << 32 | channel
+                t.sequence = sequence[key, default: 0]
+                sequence[key] = t.sequence + 1
+                peerSet.insert(peer.rawValue)
+            }
+            switch step.operation {
+            case .send(let p, let c): t.kind = .send; tag(p, c, 0)
+            case .recv(let p, let c): t.kind = .receive; tag(p, c, 1)
+            case .recvReduce(let p, let c):
+                t.kind = .receiveReduce
+                tag(p, c, 1)
+                t.stagingOffset = stagingBytes
+                stagingBytes += t.length
+            case .copy(let source):
+                t.sourceSlot = slot(source.buffer)
+                t.sourceOffset = source.elements(count: counts[source.buffer]!).lowerBound * elementSize
+            }
+            if t.kind == .receive || t.kind == .receiveReduce { receivesFromPeer[t.peer, default: 0] += 1 }
+            tasks.append(t)
+        }
+        peers = peerSet.sorted()
+        // Successor lists from dependencies and stream order, each edge once.
+        var predecessors = [[Int]](repeating: [], count: tasks.count)
+        var lastInStream: [Int: Int] = [:]
+        for (i, step) in program.steps.enumerated() {
+            var ps = Set(step.dependencies)
+            if let prev = lastInStream[step.stream] { ps.insert(prev) }
+            lastInStream[step.stream] = i
+            predecessors[i] = ps.sorted()
+        }
+        var successorLists = [[Int32]](repeating: [], count: tasks.count)
+        for (i, ps) in predecessors.enumerated() { for p in ps { successorLists[p].append(Int32(i)) } }
+        successorStart = [0]
+        for list in successorLists {
+            successors += list
+            successorStart.append(successors.count)
+        }
+        initialIndegree = predecessors.enumerated().map { i, ps in Int32(ps.count + (tasks[i].kind == .receiveReduce ? 1 : 0)) }
+    }
+}
+
+/// The memory of one call, by slot. In-place calls alias input and output the NCCL way (the
+/// communicator sets the pointers); the plans are correct for both.
+struct CallMemory {
+    var input: UnsafeMutableRawPointer
+    var output: UnsafeMutableRawPointer
+    var scratch: UnsafeMutableRawPointer
+
+    func base(_ s: MemorySlot) -> UnsafeMutableRawPointer {
+        switch s {
+        case .input: return input
+        case .output: return output
+        case .scratch: return scratch
+        }
+    }
+}
+
+/// Runs a compiled program over a transport: a dependency-counting scheduler on the calling
+/// thread. Every ready step starts at once, so the plan's streams proceed concurrently; sends and
+/// receives run inside the transport while local copies and reductions run here. Receive-reduce
+/// messages are received into a staging area as soon as the call starts (their memory is
+/// private), and reduced once their dependencies finish. Working arrays are kept between calls,
+/// so a call of a shape seen before allocates nothing.
+final class Executor {
+    let program: CompiledProgram
+    private var indegree: [Int32]
+    private var ready: [Int32] = []
+    private var events: [TransportEvent] = []
+    private var pendingFromPeer: [Int: Int] = [:]
+    private var sendsPending: [Int: Int] = [:]
+    private let staging: UnsafeMutableRawBufferPointer
+
+    init(_ program: CompiledProgram) {
+        self.program = program
+        indegree = program.initialIndegree
+        ready.reserveCapacity(program.tasks.count)
+        events.reserveCapacity(64)
+        staging = .allocate(byteCount: max(program.stagingBytes, 1), alignment: 64)
+    }
+
+    deinit { staging.deallocate() }
+
+    func run(_ call: CallDescriptor, memory: CallMemory, transport: Transport, deadline: ContinuousClock.Instant) throws(CommunicatorError) {
+        let tasks = program.tasks
+        indegree.withUnsafeMutableBufferPointer { d in
+            program.initialIndegree.withUnsafeBufferPointer { s in d.baseAddress!.update(from: s.baseAddress!, count: s.count) }
+        }
+        ready.removeAll(keepingCapacity: true)
+        pendingFromPeer = program.receivesFromPeer
+        for p in program.peers { sendsPending[p] = 0 }
+        transport.begin(call)
+        for s in [MemorySlot.input, .output, .scratch] {
+            transport.register(UnsafeMutableRawBufferPointer(start: memory.base(s), count: program.bytes[s] ?? 0))
+        }
+        var remaining = tasks.count
+        for (i, t) in tasks.enumerated() {
+            if t.kind == .receiveReduce {
+                let dst = UnsafeMutableRawBufferPointer(start: staging.baseAddress! + t.stagingOffset, count: t.length)
+                try transport.postReceive(dst, from: t.peer, tag: MessageTag(call: call.number, channel: t.channel, sequence: t.sequence), context: i)
+            }
+            if indegree[i] == 0 { ready.append(Int32(i)) }
+        }
+
+        func complete(_ i: Int) {
+            remaining -= 1
+            for k in program.successorStart[i]..<program.successorStart[i + 1] {
+                let s = Int(program.successors[k])
+                indegree[s] -= 1
+                if indegree[s] == 0 { ready.append(Int32(s)) }
+            }
+        }
+
+        while remaining > 0 {
+            while let next = ready.popLast() {
+                let i = Int(next)
+                let t = tasks[i]
+                let at = memory.base(t.slot) + t.offset
+                let tag = MessageTag(call: call.number, channel: t.channel, sequence: t.sequence)
+                switch t.kind {
+                case .send:
+                    sendsPending[t.peer, default: 0] += 1
+                    try transport.postSend(UnsafeRawBufferPointer(start: at, count: t.length), to: t.peer, tag: tag, context: i)
+                case .receive:
+                    try transport.postReceive(UnsafeMutableRawBufferPointer(start: at, count: t.length), from: t.peer, tag: tag, context: i)
+                case .receiveReduce:
+                    Reduction.combine(call.op, call.dataType, into: at, from: UnsafeRawPointer(staging.baseAddress! + t.stagingOffset),
+                                      count: t.length / call.dataType.size)
+                    complete(i)
+                case .copy:
+                    let source = memory.base(t.sourceSlot) + t.sourceOffset
+                    if source != at { at.copyMemory(from: source, byteCount: t.length) }
+                    complete(i)
+                }
+            }
+            guard remaining > 0 else { break }
+            events.removeAll(keepingCapacity: true)
+            try transport.poll(into: &events, until: deadline)
+            if events.isEmpty && ContinuousClock.now >= deadline { throw timeoutError(call, transport: transport) }
+            for e in events {
+                switch e.kind {
+                case .sent:
+                    sendsPending[tasks[e.value].peer, default: 0] -= 1
+                    complete(e.value)
+                case .received:
+                    let t = tasks[e.value]
+                    pendingFromPeer[t.peer, default: 0] -= 1
+                    if t.kind == .receiveReduce {
+                        indegree[e.value] -= 1
+                        if indegree[e.value] == 0 { ready.append(Int32(e.value)) }
+                    } else {
+                        complete(e.value)
+                    }
+                case .peerClosed:
+                    if pendingFromPeer[e.value, default: 0] > 0 {
+                        throw CommunicatorError.peerLost(rank: e.value, "rank \(e.value) was lost: its connection to rank \(transport.rank) closed during \(call)")
+                    }
+                }
+            }
+        }
+    }
+
+    private func timeoutError(_ call: CallDescriptor, transport: Transport) -> CommunicatorError {
+        let waiting = pendingFromPeer.filter { $0.value > 0 }.keys.sorted()
+        let blocked = sendsPending.filter { $0.value > 0 }.keys.sorted()
+        var m = "\(call) timed out on rank \(transport.rank)"
+        if !waiting.isEmpty { m += ", waiting for data from rank\(waiting.count > 1 ? "s" : "") \(waiting.map(String.init).joined(separator: ", "))" }
+        if !blocked.isEmpty { m += "\(waiting.isEmpty ? "," : ";") sends to rank\(blocked.count > 1 ? "s" : "") \(blocked.map(String.init).joined(separator: ", ")) not taken" }
+        return .timeout(m + " (is a rank stopped, or calling a different collective?)")
+    }
+}

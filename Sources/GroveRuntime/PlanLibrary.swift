@@ -1,0 +1,108 @@
+import Foundation
+import GroveSchedule
+import GroveSynthesis
+import GroveTopology
+
+/// Where a communicator's plans come from, and which plan a call uses.
+///
+/// - `schedules`: schedule files made by `grove synth -o`; each covers one collective, and its
+///   size windows pick the forest or a baseline by message size. Collectives with no schedule
+///   (and broadcast/reduce from another root) use the ring.
+/// - `topology`: a fabric, synthesized on first use of each collective with the combinatorial
+///   engine (no GLPK), with size windows as `grove synth` makes them.
+/// - `baseline`: the ring or the double binary tree in rank order, for any world size (the tree
+///   runs allreduce, broadcast and reduce; allgather and reduce-scatter use the ring, as NCCL).
+///
+/// Every rank must hold the same library; `identity` is what rendezvous compares.
+public final class PlanLibrary: @unchecked Sendable {
+    public enum Source: Sendable {
+        case schedules([Schedule])
+        case topology(Fabric)
+        case baseline(Baseline)
+    }
+
+    public let source: Source
+    public let worldSize: Int
+    /// Slices per tree for plans synthesized here (as `grove synth --slices`).
+    public let slices: Int
+    /// A short string that differs when the plans may differ.
+    public let identity: String
+    private let lock = NSLock()
+    private var synthesized: [String: Schedule] = [:]
+    private var baselines: [String: Plan] = [:]
+    private let uniform: Fabric
+
+    public init(_ source: Source, worldSize: Int, slices: Int = 4, identity: String? = nil) throws(CommunicatorError) {
+        guard worldSize >= 1 else { throw .invalidArgument("the world size must be at least 1, not \(worldSize)") }
+        self.source = source
+        self.worldSize = worldSize
+        self.slices = slices
+        do { uniform = try FabricGenerator.star(ranks: max(worldSize, 2), bandwidth: Rational(1)) } catch {
+            throw .schedule("cannot build the baseline fabric for \(worldSize) ranks: \(error)")
+        }
+        switch source {
+        case .schedules(let list):
+            for s in list where s.rankCount != worldSize {
+                throw .mismatch("the \(s.collective.rawValue) schedule for \(s.fabricName) is for \(s.rankCount) ranks, but the world has \(worldSize)")
+            }
+            var seen = Set<String>()
+            for s in list where !seen.insert(s.collective.rawValue).inserted {
+                throw .invalidArgument("two schedules for \(s.collective.rawValue): give one per collective")
+            }
+            self.identity = identity ?? "schedules:" + list.map { "\($0.collective.rawValue)@\($0.fabricHash)" }.sorted().joined(separator: ",")
+        case .topology(let fabric):
+            guard fabric.rankCount == worldSize else {
+                throw .mismatch("the topology \(fabric.name) has \(fabric.rankCount) ranks, but the world has \(worldSize)")
+            }
+            self.identity = identity ?? "topology:\(fabric.hash):slices=\(slices)"
+        case .baseline(let b):
+            self.identity = identity ?? "baseline:\(b.rawValue)"
+        }
+    }
+
+    /// The plan for a call of `bytes` (nccl-tests size) and its algorithm's name.
+    public func plan(_ collective: Collective, root: Int, bytes: Int) throws(CommunicatorError) -> Plan {
+        switch source {
+        case .baseline(let b):
+            let useTree = b == .doubleBinaryTree && ![.allgather, .reduceScatter].contains(collective)
+            return try baseline(useTree ? .doubleBinaryTree : .ring, collective, root: root)
+        case .schedules(let list):
+            if let s = list.first(where: { $0.collective == collective && ($0.root?.rawValue ?? 0) == (collective.needsRoot ? root : 0) }) {
+                return s.plan(forBytes: bytes)
+            }
+            return try baseline(.ring, collective, root: root)
+        case .topology(let fabric):
+            return try synthesizedSchedule(fabric, collective, root: root).plan(forBytes: bytes)
+        }
+    }
+
+    /// A two-phase ring allreduce of `worldSize` bytes: no rank leaves before all have entered.
+    func barrierPlan() throws(CommunicatorError) -> Plan { try baseline(.ring, .allreduce, root: 0) }
+
+    private func baseline(_ b: Baseline, _ collective: Collective, root: Int) throws(CommunicatorError) -> Plan {
+        let key = "\(b.rawValue)/\(collective.rawValue)/\(collective.needsRoot ? root : 0)"
+        lock.lock()
+        defer { lock.unlock() }
+        if let p = baselines[key] { return p }
+        guard let p = Lowering.plan(baseline: b, fabric: uniform, collective: collective, root: Rank(root), slices: 2) else {
+            throw .schedule("no \(b.rawValue) plan for \(collective.rawValue)")
+        }
+        baselines[key] = p
+        return p
+    }
+
+    private func synthesizedSchedule(_ fabric: Fabric, _ collective: Collective, root: Int) throws(CommunicatorError) -> Schedule {
+        let key = "\(collective.rawValue)/\(collective.needsRoot ? root : 0)"
+        lock.lock()
+        defer { lock.unlock() }
+        if let s = synthesized[key] { return s }
+        do {
+            let synthesis = try Synthesizer.synthesize(fabric, collective: collective, root: collective.needsRoot ? Rank(root) : nil)
+            let s = try ScheduleBuilder.schedule(for: synthesis, fabric: fabric, slices: slices)
+            synthesized[key] = s
+            return s
+        } catch {
+            throw .schedule("cannot synthesize \(collective.rawValue) on \(fabric.name): \(error)")
+        }
+    }
+}

@@ -1,0 +1,137 @@
+import Foundation
+import Testing
+import GroveSynthesis
+import GroveTopology
+@testable import GroveRuntime
+
+/// Runs `body` on every rank of an in-memory world, one thread per rank; returns each rank's
+/// error (nil when it succeeded).
+func withMemoryWorld(_ n: Int, library: (Int) throws -> PlanLibrary, timeout: Duration = .seconds(20),
+                     _ body: @escaping @Sendable (Communicator) throws -> Void) throws -> [CommunicatorError?] {
+    let hub = MemoryHub(worldSize: n)
+    let comms = try (0..<n).map { r in try Communicator(transport: hub.transport(rank: r), plans: library(r), timeout: timeout) }
+    let results = Results(n)
+    let group = DispatchGroup()
+    for c in comms {
+        let box = UncheckedBox(c)
+        group.enter()
+        Thread {
+            do { try body(box.value) } catch let e as CommunicatorError { results.set(box.value.rank, e) } catch {
+                results.set(box.value.rank, .system("\(error)"))
+            }
+            group.leave()
+        }.start()
+    }
+    group.wait()
+    return results.all
+}
+
+final class Results: @unchecked Sendable {
+    private let lock = NSLock()
+    private var values: [CommunicatorError?]
+    init(_ n: Int) { values = Array(repeating: nil, count: n) }
+    func set(_ i: Int, _ e: CommunicatorError) { lock.lock(); values[i] = e; lock.unlock() }
+    var all: [CommunicatorError?] { lock.lock(); defer { lock.unlock() }; return values }
+}
+
+struct UncheckedBox<T>: @unchecked Sendable {
+    var value: T
+    init(_ value: T) { self.value = value }
+}
+
+/// One collective on raw buffers, checked against `DataPattern`; returns the wrong elements.
+func runChecked(_ c: Communicator, _ collective: Collective, type: DataType, op: ReduceOp, count: Int, inPlace: Bool, root: Int = 0) throws -> Int {
+    let n = c.worldSize
+    let inCount = collective == .reduceScatter ? n * count : count
+    let outCount = collective == .allgather ? n * count : count
+    let input = UnsafeMutableRawBufferPointer.allocate(byteCount: max(inCount, outCount) * type.size, alignment: 64)
+    let output = UnsafeMutableRawBufferPointer.allocate(byteCount: max(inCount, outCount) * type.size, alignment: 64)
+    defer { input.deallocate(); output.deallocate() }
+    output.initializeMemory(as: UInt8.self, repeating: 0xEE)
+    var inPtr = UnsafeMutableRawPointer(input.baseAddress!)
+    var outPtr = output.baseAddress!
+    if inPlace {
+        switch collective {
+        case .allgather: inPtr = outPtr + c.rank * count * type.size
+        case .reduceScatter: inPtr = outPtr; outPtr = inPtr + c.rank * count * type.size
+        default: inPtr = outPtr
+        }
+    }
+    DataPattern.fillInput(inPtr, collective, type: type, count: count, rank: c.rank, worldSize: n, op: op)
+    try c.run(collective, input: inPtr, output: outPtr, count: count, type: type, op: op, root: root)
+    return DataPattern.wrongElements(collective, type: type, op: op, output: outPtr, count: count, rank: c.rank, worldSize: n, root: root)
+}
+
+let collectivesWithRoot: [(Collective, Int)] = [(.allreduce, 0), (.allgather, 0), (.reduceScatter, 0), (.broadcast, 1), (.reduce, 2)]
+
+@Suite struct ExecutorOverMemory {
+    @Test(arguments: [2, 3, 5])
+    func ringBaselineEveryCollective(n: Int) throws {
+        let wrong = WrongCounter()
+        let errors = try withMemoryWorld(n, library: { _ in try PlanLibrary(.baseline(.ring), worldSize: n) }) { c in
+            for (coll, root) in collectivesWithRoot {
+                for count in [1, 7, 1000, 4099] {
+                    for inPlace in [false, true] {
+                        wrong.add(try runChecked(c, coll, type: .float32, op: .sum, count: count, inPlace: inPlace, root: root % n), "\(coll) \(count) \(inPlace)")
+                    }
+                }
+            }
+        }
+        #expect(errors.allSatisfy { $0 == nil }, "\(errors)")
+        #expect(wrong.total == 0, "\(wrong.notes)")
+    }
+
+    @Test func forestFromTopologyEveryTypeAndOp() throws {
+        let fabric = try FabricGenerator.ring(ranks: 4, bandwidth: Rational(10), bidirectional: true)
+        let library = try PlanLibrary(.topology(fabric), worldSize: 4)
+        let wrong = WrongCounter()
+        let errors = try withMemoryWorld(4, library: { _ in library }) { c in
+            for type in DataType.allCases {
+                for op in ReduceOp.allCases {
+                    wrong.add(try runChecked(c, .allreduce, type: type, op: op, count: 1031, inPlace: false), "\(type) \(op)")
+                    wrong.add(try runChecked(c, .reduceScatter, type: type, op: op, count: 257, inPlace: true), "rs \(type) \(op)")
+                }
+            }
+            try c.barrier()
+        }
+        #expect(errors.allSatisfy { $0 == nil }, "\(errors)")
+        #expect(wrong.total == 0, "\(wrong.notes)")
+    }
+
+    @Test func mismatchedCountsFailEveryRank() throws {
+        let errors = try withMemoryWorld(3, library: { _ in try PlanLibrary(.baseline(.ring), worldSize: 3) }, timeout: .seconds(10)) { c in
+            var a = [Float](repeating: 1, count: c.rank == 1 ? 200 : 100)
+            try c.allreduce(&a)
+        }
+        for (r, e) in errors.enumerated() {
+            #expect(e != nil, "rank \(r) did not fail")
+            #expect(e.map { "\($0)".contains("count 200") && "\($0)".contains("count 100") } ?? false, "rank \(r): \(String(describing: e))")
+        }
+    }
+
+    @Test func lostRankIsNamed() throws {
+        let errors = try withMemoryWorld(4, library: { _ in try PlanLibrary(.baseline(.ring), worldSize: 4) }, timeout: .seconds(10)) { c in
+            var a = [Float](repeating: 1, count: 4096)
+            try c.allreduce(&a)
+            if c.rank == 2 { (c.transport as! MemoryTransport).close(); return }
+            try c.allreduce(&a)
+        }
+        #expect(errors[2] == nil)
+        for r in [0, 1, 3] {
+            let text = errors[r].map { "\($0)" } ?? "no error"
+            #expect(text.contains("rank 2"), "rank \(r): \(text)")
+        }
+    }
+}
+
+final class WrongCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private(set) var total = 0
+    private(set) var notes: [String] = []
+    func add(_ n: Int, _ note: String) {
+        lock.lock()
+        defer { lock.unlock() }
+        total += n
+        if n > 0 { notes.append("\(note): \(n)") }
+    }
+}
