@@ -25,7 +25,7 @@ let package = Package(
         .executableTarget(
             name: "grove",
             dependencies: [
-                "GroveTopology", "GroveSynthesis", "GroveLP", "GroveSchedule",
+                "GroveTopology", "GroveSynthesis", "GroveLP", "GroveSchedule", "GroveRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -25,8 +25,12 @@ public final class PlanLibrary: @unchecked Sendable {
     public let worldSize: Int
     /// Slices per tree for plans synthesized here (as `grove synth --slices`).
     public let slices: Int
+    private let sourceIdentity: String
     /// A short string that differs when the plans may differ.
-    public let identity: String
+    public var identity: String { sourceIdentity + (pinnedAlgorithm.map { ":pinned=\($0)" } ?? "") }
+    /// Run this algorithm of a schedule ("forest", "ring", …) at every size instead of following
+    /// the size windows; schedules that lack it still follow their windows.
+    public var pinnedAlgorithm: String?
     private let lock = NSLock()
     private var synthesized: [String: Schedule] = [:]
     private var baselines: [String: Plan] = [:]
@@ -49,14 +53,14 @@ public final class PlanLibrary: @unchecked Sendable {
             for s in list where !seen.insert(s.collective.rawValue).inserted {
                 throw .invalidArgument("two schedules for \(s.collective.rawValue): give one per collective")
             }
-            self.identity = identity ?? "schedules:" + list.map { "\($0.collective.rawValue)@\($0.fabricHash)" }.sorted().joined(separator: ",")
+            self.sourceIdentity = identity ?? "schedules:" + list.map { "\($0.collective.rawValue)@\($0.fabricHash)" }.sorted().joined(separator: ",")
         case .topology(let fabric):
             guard fabric.rankCount == worldSize else {
                 throw .mismatch("the topology \(fabric.name) has \(fabric.rankCount) ranks, but the world has \(worldSize)")
             }
-            self.identity = identity ?? "topology:\(fabric.hash):slices=\(slices)"
+            self.sourceIdentity = identity ?? "topology:\(fabric.hash):slices=\(slices)"
         case .baseline(let b):
-            self.identity = identity ?? "baseline:\(b.rawValue)"
+            self.sourceIdentity = identity ?? "baseline:\(b.rawValue)"
         }
     }
 
@@ -68,12 +72,17 @@ public final class PlanLibrary: @unchecked Sendable {
             return try baseline(useTree ? .doubleBinaryTree : .ring, collective, root: root)
         case .schedules(let list):
             if let s = list.first(where: { $0.collective == collective && ($0.root?.rawValue ?? 0) == (collective.needsRoot ? root : 0) }) {
-                return s.plan(forBytes: bytes)
+                return pinned(s) ?? s.plan(forBytes: bytes)
             }
             return try baseline(.ring, collective, root: root)
         case .topology(let fabric):
-            return try synthesizedSchedule(fabric, collective, root: root).plan(forBytes: bytes)
+            let s = try synthesizedSchedule(fabric, collective, root: root)
+            return pinned(s) ?? s.plan(forBytes: bytes)
         }
+    }
+
+    private func pinned(_ s: Schedule) -> Plan? {
+        pinnedAlgorithm.flatMap { name in s.plans.first { $0.algorithm == name } }
     }
 
     /// A two-phase ring allreduce of `worldSize` bytes: no rank leaves before all have entered.

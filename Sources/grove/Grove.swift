@@ -13,6 +13,6 @@ struct Grove: ParsableCommand {
 
         Bundled fabrics live in Topologies/.
         """,
-        subcommands: [Topo.self, Synth.self, Verify.self, Simulate.self, Export.self]
+        subcommands: [Topo.self, Synth.self, Verify.self, Simulate.self, Export.self, Launch.self, Bench.self]
     )
 }

@@ -1,0 +1,73 @@
+import Foundation
+import GroveSchedule
+import GroveTopology
+
+extension Communicator {
+    /// Joins the job described by the environment (see `LaunchEnvironment`): rendezvous at rank 0's
+    /// store, then TCP between the ranks the plans connect.
+    public convenience init(plans: PlanLibrary, environment: [String: String] = ProcessInfo.processInfo.environment,
+                            timeout: Duration? = nil, options: TCPTransport.Options? = nil) throws(CommunicatorError) {
+        try self.init(LaunchEnvironment.from(environment), plans: plans, timeout: timeout, options: options)
+    }
+
+    /// Joins a job with explicit arguments instead of environment variables.
+    public convenience init(_ env: LaunchEnvironment, plans: PlanLibrary, timeout: Duration? = nil,
+                            options: TCPTransport.Options? = nil) throws(CommunicatorError) {
+        guard plans.worldSize == env.worldSize else {
+            throw .mismatch("the plans are for \(plans.worldSize) ranks but WORLD_SIZE is \(env.worldSize)")
+        }
+        var o = options ?? .standard
+        if let k = env.connectionsPerPeer { o.connectionsPerPeer = k }
+        let t = timeout ?? env.timeout ?? Communicator.defaultTimeout
+        guard env.worldSize > 1 else {
+            try self.init(transport: MemoryHub(worldSize: 1).transport(rank: 0), plans: plans, timeout: t)
+            return
+        }
+        let (transport, store) = try Rendezvous.connect(env, identity: plans.identity, options: o, timeout: t)
+        try self.init(transport: transport, plans: plans, timeout: t)
+        rendezvous = store
+    }
+}
+
+extension PlanLibrary {
+    /// Plans from schedule files (`grove synth -o`), one per collective.
+    public static func load(schedules paths: [String], worldSize: Int) throws(CommunicatorError) -> PlanLibrary {
+        var list: [Schedule] = []
+        var identity: [String] = []
+        for path in paths {
+            let text = try readText(path, what: "schedule")
+            do { list.append(try ScheduleFile.read(text)) } catch {
+                throw .schedule("\(path):\(error.description)")
+            }
+            identity.append("\((path as NSString).lastPathComponent)#\(fnv1a(text))")
+        }
+        return try PlanLibrary(.schedules(list), worldSize: worldSize, identity: "schedules:" + identity.sorted().joined(separator: ","))
+    }
+
+    /// Plans synthesized from a topology file when each collective is first used.
+    public static func load(topology path: String, worldSize: Int, slices: Int = 4) throws(CommunicatorError) -> PlanLibrary {
+        let text = try readText(path, what: "topology")
+        do {
+            let fabric = try TopologyFile.parse(text).fabric
+            return try PlanLibrary(.topology(fabric), worldSize: worldSize, slices: slices)
+        } catch let e as CommunicatorError {
+            throw e
+        } catch {
+            throw .schedule("\(path): \(error)")
+        }
+    }
+
+    static func readText(_ path: String, what: String) throws(CommunicatorError) -> String {
+        guard let data = FileManager.default.contents(atPath: path) else { throw .schedule("\(path): cannot read the \(what) file (does it exist?)") }
+        guard let text = String(data: data, encoding: .utf8) else { throw .schedule("\(path): the \(what) file is not UTF-8 text") }
+        return text
+    }
+}
+
+/// 64-bit FNV-1a of the UTF-8 bytes, as 16 hex digits.
+func fnv1a(_ text: String) -> String {
+    var h: UInt64 = 0xcbf2_9ce4_8422_2325
+    for b in text.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+    let s = String(h, radix: 16)
+    return String(repeating: "0", count: 16 - s.count) + s
+}

@@ -1,0 +1,162 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Who this rank is and where rank 0 is, from the conventions launchers already set:
+///
+/// | what | read from, first found wins |
+/// | --- | --- |
+/// | rank | `RANK` (torchrun), `SLURM_PROCID`, `OMPI_COMM_WORLD_RANK`, `PMI_RANK`, `PMIX_RANK` |
+/// | world size | `WORLD_SIZE`, `SLURM_NTASKS`, `OMPI_COMM_WORLD_SIZE`, `PMI_SIZE` |
+/// | local rank | `LOCAL_RANK`, `SLURM_LOCALID`, `OMPI_COMM_WORLD_LOCAL_RANK`, `MPI_LOCALRANKID` |
+/// | rank 0's host | `MASTER_ADDR` (required when the world has more than one rank) |
+/// | store port | `MASTER_PORT`, default 29500 |
+/// | data interface | `GROVE_SOCKET_IFNAME` (names or prefixes, `^` to exclude) |
+/// | connections per peer | `GROVE_CONNECTIONS` |
+/// | call timeout | `GROVE_TIMEOUT` (seconds) |
+public struct LaunchEnvironment: Sendable, Equatable {
+    public var rank: Int
+    public var worldSize: Int
+    public var localRank: Int
+    public var masterAddress: String
+    public var masterPort: Int
+    public var socketInterface: String?
+    public var connectionsPerPeer: Int?
+    public var timeout: Duration?
+
+    public static let defaultPort = 29500
+
+    public init(rank: Int, worldSize: Int, localRank: Int = 0, masterAddress: String, masterPort: Int = LaunchEnvironment.defaultPort,
+                socketInterface: String? = nil, connectionsPerPeer: Int? = nil, timeout: Duration? = nil) {
+        self.rank = rank
+        self.worldSize = worldSize
+        self.localRank = localRank
+        self.masterAddress = masterAddress
+        self.masterPort = masterPort
+        self.socketInterface = socketInterface
+        self.connectionsPerPeer = connectionsPerPeer
+        self.timeout = timeout
+    }
+
+    public static func from(_ env: [String: String]) throws(CommunicatorError) -> LaunchEnvironment {
+        func integer(_ names: [String], default d: Int?) throws(CommunicatorError) -> Int {
+            for n in names {
+                guard let v = env[n] else { continue }
+                guard let i = Int(v.trimmingCharacters(in: .whitespaces)) else { throw .configuration("\(n)=\(v) is not a whole number") }
+                return i
+            }
+            if let d { return d }
+            throw .configuration("this process does not know its \(names[0] == "RANK" ? "rank" : "world size"): set \(names[0]) (or run under torchrun, Slurm, mpirun or `grove launch`, which set \(names.joined(separator: " / ")))")
+        }
+        let size = try integer(["WORLD_SIZE", "SLURM_NTASKS", "OMPI_COMM_WORLD_SIZE", "PMI_SIZE"], default: nil)
+        let rank = try integer(["RANK", "SLURM_PROCID", "OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK"], default: nil)
+        let local = try integer(["LOCAL_RANK", "SLURM_LOCALID", "OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID"], default: 0)
+        let port = try integer(["MASTER_PORT"], default: defaultPort)
+        guard size >= 1 else { throw .configuration("WORLD_SIZE=\(size): the world needs at least one rank") }
+        guard rank >= 0 && rank < size else { throw .configuration("RANK \(rank) is not below WORLD_SIZE \(size): ranks are numbered 0…\(size - 1)") }
+        guard (1...65535).contains(port) else { throw .configuration("MASTER_PORT=\(port) is not a TCP port (1…65535)") }
+        let master = env["MASTER_ADDR"] ?? ""
+        guard !master.isEmpty || size == 1 else {
+            throw .configuration("MASTER_ADDR is not set: export the address of rank 0's host on every rank (torchrun convention)")
+        }
+        var connections: Int?
+        if let v = env["GROVE_CONNECTIONS"] {
+            guard let c = Int(v), (1...64).contains(c) else { throw .configuration("GROVE_CONNECTIONS=\(v) must be a number of connections per peer, 1…64") }
+            connections = c
+        }
+        var timeout: Duration?
+        if let v = env["GROVE_TIMEOUT"] {
+            guard let s = Double(v), s > 0 else { throw .configuration("GROVE_TIMEOUT=\(v) must be a positive number of seconds") }
+            timeout = .milliseconds(Int64(s * 1000))
+        }
+        let interface = env["GROVE_SOCKET_IFNAME"].flatMap { $0.isEmpty ? nil : $0 }
+        return LaunchEnvironment(rank: rank, worldSize: size, localRank: local, masterAddress: master.isEmpty ? "127.0.0.1" : master,
+                                 masterPort: port, socketInterface: interface, connectionsPerPeer: connections, timeout: timeout)
+    }
+}
+
+/// Ranks meet at rank 0's store: each inserts `rank/R` (its data address, world size, options
+/// and plan identity), reads everyone's, and checks they agree before any data moves, so a
+/// mismatch fails every rank with the same sentence. Rank 0 keeps the store until all ranks have
+/// read the table (`checked/R`), so nobody loses it half-way.
+enum Rendezvous {
+    struct Entry {
+        var worldSize: Int
+        var address: SocketAddress
+        var connections: Int
+        var host: String
+        var identity: String
+        var session: UInt32
+    }
+
+    static func connect(_ env: LaunchEnvironment, identity: String, options: TCPTransport.Options,
+                        timeout: Duration) throws(CommunicatorError) -> (TCPTransport, StoreServer?) {
+        let deadline = ContinuousClock.now + timeout
+        let master = try SocketAddress.resolve(env.masterAddress, port: env.masterPort)
+        let store = env.rank == 0 ? try StoreServer(port: UInt16(env.masterPort)) : nil
+        let client = try StoreClient(master, deadline: deadline)
+        let bindAddress = try env.socketInterface.map { (s) throws(CommunicatorError) in try SocketAddress.interface(s).address } ?? .any
+        let listener = try Socket.listen(on: bindAddress, what: "rank \(env.rank)'s data port")
+        var advertised = listener.localAddress
+        if advertised.address == INADDR_ANY { advertised.address = client.socket.localAddress.address }
+        let session = env.rank == 0 ? UInt32.random(in: 1...UInt32.max) : 0
+        var hostName = [CChar](repeating: 0, count: 256)
+        gethostname(&hostName, 255)
+        let host = String(decoding: hostName.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let mine = ["grove1", "\(env.worldSize)", advertised.host, "\(advertised.port)", "\(options.connectionsPerPeer)", host, "\(session)", identity]
+            .joined(separator: "\t")
+        guard try client.insert("rank/\(env.rank)", mine, deadline: deadline) else {
+            throw .rendezvous("another process already joined as rank \(env.rank) at \(env.masterAddress):\(env.masterPort): two processes were given RANK=\(env.rank)")
+        }
+        var entries: [Int: Entry] = [:]
+        var missing: [Int] = []
+        for r in 0..<env.worldSize {
+            let wait = missing.isEmpty ? deadline : ContinuousClock.now
+            guard let text = try client.get("rank/\(r)", deadline: wait) else { missing.append(r); continue }
+            guard let e = parse(text) else { throw .rendezvous("rank \(r)'s rendezvous entry is not Grove's (\(text.prefix(40))…): is another program using MASTER_PORT \(env.masterPort)?") }
+            if r == 0 && e.worldSize != env.worldSize {
+                throw .mismatch("ranks disagree on the world size: rank 0 (on \(e.host)) has WORLD_SIZE \(e.worldSize), rank \(env.rank) has \(env.worldSize)")
+            }
+            entries[r] = e
+        }
+        guard missing.isEmpty else {
+            throw .rendezvous("rendezvous at \(env.masterAddress):\(env.masterPort) timed out after \(timeout): rank\(missing.count > 1 ? "s" : "") \(missing.map(String.init).joined(separator: ", ")) of \(env.worldSize) never arrived")
+        }
+        try client.set("checked/\(env.rank)", "1", deadline: deadline)
+        let verdict = check(entries, worldSize: env.worldSize)
+        if env.rank == 0 {
+            // Serve the table until everyone has read it, even when it is about to fail.
+            for r in 1..<env.worldSize { _ = try? client.get("checked/\(r)", deadline: deadline) }
+        }
+        if let verdict { throw verdict }
+        let transport = TCPTransport(rank: env.rank, worldSize: env.worldSize, listener: listener,
+                                     addresses: (0..<env.worldSize).map { entries[$0]!.address }, session: entries[0]!.session, options: options)
+        return (transport, store)
+    }
+
+    static func parse(_ text: String) -> Entry? {
+        let f = text.split(separator: "\t", maxSplits: 7, omittingEmptySubsequences: false).map(String.init)
+        guard f.count == 8, f[0] == "grove1", let size = Int(f[1]), let port = UInt16(f[3]), let k = Int(f[4]), let session = UInt32(f[6]),
+              let a = try? SocketAddress.resolve(f[2], port: Int(port)) else { return nil }
+        return Entry(worldSize: size, address: a, connections: k, host: f[5], identity: f[7], session: session)
+    }
+
+    /// The first disagreement in the table, worded the same on every rank.
+    static func check(_ entries: [Int: Entry], worldSize: Int) -> CommunicatorError? {
+        let first = entries[0]!
+        for r in entries.keys.sorted() {
+            let e = entries[r]!
+            if e.worldSize != worldSize {
+                return .mismatch("ranks disagree on the world size: rank \(r) (on \(e.host)) has WORLD_SIZE \(e.worldSize), this job has \(worldSize) ranks")
+            }
+            if e.identity != first.identity {
+                return .mismatch("ranks hold different schedules: rank 0 (on \(first.host)) holds \(first.identity), rank \(r) (on \(e.host)) holds \(e.identity); every rank must load the same schedule")
+            }
+            if e.connections != first.connections {
+                return .mismatch("ranks disagree on connections per peer: rank 0 uses \(first.connections), rank \(r) uses \(e.connections); set GROVE_CONNECTIONS alike everywhere")
+            }
+        }
+        return nil
+    }
+}
