@@ -1,0 +1,139 @@
+import Foundation
+import Testing
+import GroveSynthesis
+import GroveTopology
+@testable import GroveRuntime
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A port the kernel just handed out on loopback.
+func freeLoopbackPort() -> Int {
+    let s = try! Socket.listen(on: SocketAddress(address: inet_addr("127.0.0.1"), port: 0), what: "a test port")
+    return Int(s.localAddress.port)
+}
+
+/// Runs ranks `ranks` of a TCP world on loopback, one thread each; returns each rank's error.
+func withTCPWorld(_ n: Int, ranks: [Int]? = nil, timeout: Duration = .seconds(20), port: Int = freeLoopbackPort(),
+                  masterAddress: String = "127.0.0.1", library: @escaping @Sendable (Int) throws -> PlanLibrary,
+                  _ body: @escaping @Sendable (Communicator) throws -> Void = { _ in }) -> [Int: String] {
+    let results = Results(n)
+    let group = DispatchGroup()
+    for r in ranks ?? Array(0..<n) {
+        group.enter()
+        Thread {
+            do {
+                let env = LaunchEnvironment(rank: r, worldSize: n, masterAddress: masterAddress, masterPort: port)
+                let c = try Communicator(env, plans: try library(r), timeout: timeout)
+                try body(c)
+            } catch let e as CommunicatorError { results.set(r, e) } catch { results.set(r, .system("\(error)")) }
+            group.leave()
+        }.start()
+    }
+    group.wait()
+    var out: [Int: String] = [:]
+    for (r, e) in results.all.enumerated() { if let e { out[r] = "\(e)" } }
+    return out
+}
+
+@Suite(.serialized) struct TCPRuntime {
+    @Test func everyCollectiveOverLoopback() throws {
+        let fabric = try FabricGenerator.ring(ranks: 4, bandwidth: Rational(10), bidirectional: true)
+        let library = try PlanLibrary(.topology(fabric), worldSize: 4)
+        let wrong = WrongCounter()
+        let errors = withTCPWorld(4, library: { _ in library }) { c in
+            for (coll, root) in collectivesWithRoot {
+                for count in [1, 97, 65537] {
+                    for inPlace in [false, true] {
+                        wrong.add(try runChecked(c, coll, type: .float32, op: .sum, count: count, inPlace: inPlace, root: root), "\(coll) \(count) \(inPlace)")
+                    }
+                }
+            }
+            try c.barrier()
+        }
+        #expect(errors.isEmpty, "\(errors)")
+        #expect(wrong.total == 0, "\(wrong.notes)")
+    }
+
+    @Test func differentSchedulesFailEveryRank() {
+        let errors = withTCPWorld(3, library: { r in try PlanLibrary(.baseline(r == 2 ? .doubleBinaryTree : .ring), worldSize: 3) })
+        #expect(errors.count == 3)
+        for (r, e) in errors {
+            #expect(e.contains("different schedules") && e.contains("rank 2") && e.contains("double_binary_tree"), "rank \(r): \(e)")
+        }
+    }
+
+    @Test func missingRankIsNamed() {
+        let errors = withTCPWorld(4, ranks: [0, 2], timeout: .seconds(2), library: { _ in try PlanLibrary(.baseline(.ring), worldSize: 4) })
+        #expect(errors.count == 2)
+        for (r, e) in errors { #expect(e.contains("ranks 1, 3 of 4 never arrived"), "rank \(r): \(e)") }
+    }
+
+    @Test func portInUseIsReported() throws {
+        let taken = try Socket.listen(on: SocketAddress(address: inet_addr("127.0.0.1"), port: 0), what: "a test port")
+        let errors = withTCPWorld(2, ranks: [0], timeout: .seconds(2), port: Int(taken.localAddress.port),
+                                  library: { _ in try PlanLibrary(.baseline(.ring), worldSize: 2) })
+        #expect(errors[0]?.contains("already in use") ?? false, "\(errors)")
+    }
+
+    @Test func unresolvableMasterAddress() {
+        let errors = withTCPWorld(2, ranks: [1], timeout: .seconds(2), masterAddress: "no-such-host.invalid",
+                                  library: { _ in try PlanLibrary(.baseline(.ring), worldSize: 2) })
+        #expect(errors[1]?.contains("cannot resolve 'no-such-host.invalid'") ?? false, "\(errors)")
+    }
+
+    @Test func environmentErrors() {
+        func message(_ env: [String: String]) -> String {
+            do { _ = try LaunchEnvironment.from(env); return "accepted" } catch { return error.description }
+        }
+        #expect(message(["RANK": "4", "WORLD_SIZE": "4", "MASTER_ADDR": "h"]).contains("RANK 4 is not below WORLD_SIZE 4"))
+        #expect(message(["RANK": "x", "WORLD_SIZE": "4"]).contains("RANK=x is not a whole number"))
+        #expect(message(["WORLD_SIZE": "2"]).contains("set RANK"))
+        #expect(message(["RANK": "0", "WORLD_SIZE": "2"]).contains("MASTER_ADDR is not set"))
+        #expect(message(["RANK": "0", "WORLD_SIZE": "2", "MASTER_ADDR": "h", "MASTER_PORT": "70000"]).contains("not a TCP port"))
+        let slurm = try? LaunchEnvironment.from(["SLURM_PROCID": "3", "SLURM_NTASKS": "8", "SLURM_LOCALID": "1", "MASTER_ADDR": "n0"])
+        #expect(slurm == LaunchEnvironment(rank: 3, worldSize: 8, localRank: 1, masterAddress: "n0"))
+        let ompi = try? LaunchEnvironment.from(["OMPI_COMM_WORLD_RANK": "1", "OMPI_COMM_WORLD_SIZE": "2", "MASTER_ADDR": "n0", "MASTER_PORT": "1234"])
+        #expect(ompi == LaunchEnvironment(rank: 1, worldSize: 2, masterAddress: "n0", masterPort: 1234))
+        let pmi = try? LaunchEnvironment.from(["PMI_RANK": "0", "PMI_SIZE": "1"])
+        #expect(pmi?.worldSize == 1)
+    }
+
+    @Test func differentCountsFailEveryRankOverTCP() {
+        let errors = withTCPWorld(3, library: { _ in try PlanLibrary(.baseline(.ring), worldSize: 3) }) { c in
+            var a = [Int32](repeating: 1, count: c.rank == 0 ? 64 : 32)
+            try c.allreduce(&a)
+        }
+        #expect(errors.count == 3, "\(errors)")
+        for (r, e) in errors { #expect(e.contains("count 64") && e.contains("count 32"), "rank \(r): \(e)") }
+    }
+
+    /// A peer that speaks garbage after a valid hello: the receiving rank names it, and neither
+    /// crashes nor hangs.
+    @Test func malformedFrameFromPeer() throws {
+        let listener = try Socket.listen(on: SocketAddress(address: inet_addr("127.0.0.1"), port: 0), what: "test")
+        let addresses = [SocketAddress(address: inet_addr("127.0.0.1"), port: 9), listener.localAddress]
+        let t = TCPTransport(rank: 1, worldSize: 2, listener: listener, addresses: addresses, session: 42, options: .standard)
+        let deadline = ContinuousClock.now + .seconds(5)
+        var peers: [Socket] = []
+        for i in 0..<TCPTransport.Options.standard.connectionsPerPeer {
+            let s = try Socket.connect(to: listener.localAddress, deadline: deadline, what: "rank 1")
+            var hello = [UInt8](repeating: 0, count: FrameHeader.size)
+            hello.withUnsafeMutableBytes { FrameHeader.hello(rank: 0, connection: i, connections: TCPTransport.Options.standard.connectionsPerPeer, session: 42).encode(into: $0.baseAddress!) }
+            try s.writeBytes(hello, deadline: deadline, what: "rank 1")
+            peers.append(s)
+        }
+        try t.connect(to: [0], deadline: deadline)
+        try peers[0].writeBytes(Array("this is not a Grove frame at all, really".utf8), deadline: deadline, what: "rank 1")
+        let call = CallDescriptor(number: 1, collective: .allreduce, dataType: .float32, op: .sum, count: 4, root: 0)
+        t.begin(call)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 16, alignment: 16)
+        defer { buffer.deallocate() }
+        try t.postReceive(buffer, from: 0, tag: MessageTag(call: 1, channel: 0, sequence: 0), context: 0)
+        var events: [TransportEvent] = []
+        #expect { try t.poll(into: &events, until: deadline) } throws: { e in
+            guard let e = e as? CommunicatorError, case .protocolViolation(let peer, let m) = e else { return false }
+            return peer == 0 && m.contains("magic")
+        }
+    }
+}
