@@ -205,10 +205,6 @@ final class Executor {
                     } else {
                         complete(e.value)
                     }
-                case .peerClosed:
-                    if pendingFromPeer[e.value, default: 0] > 0 {
-                        throw CommunicatorError.peerLost(rank: e.value, "rank \(e.value) was lost: its connection to rank \(transport.rank) closed during \(call)")
-                    }
                 }
             }
         }

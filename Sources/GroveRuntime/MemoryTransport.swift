@@ -132,13 +132,16 @@ public final class MemoryTransport: Transport, @unchecked Sendable {
         }
     }
 
-    /// Leaves the hub as a process would exit: peers get `peerClosed`, later sends to it fail.
+    /// Leaves the hub as a process would exit: receives still waiting for this rank fail, and so
+    /// do later ones that its sent messages do not satisfy.
     public func close() {
         try? locked {
             closed = true
             for m in hub!.members where m.rank != rank {
                 m.closedPeers.insert(rank)
-                m.completions.append(TransportEvent(kind: .peerClosed, value: rank))
+                if m.failure == nil, m.posted.keys.contains(where: { $0.from == rank }) {
+                    m.failure = .peerLost(rank: rank, "rank \(rank) was lost: it closed while rank \(m.rank) still expected data in \(m.call.map(String.init(describing:)) ?? "a call")")
+                }
             }
         }
     }

@@ -338,7 +338,9 @@ public final class TCPTransport: Transport {
         c.closed = true
         if peerConnections[c.peer]?.allSatisfy(\.closed) ?? true {
             closedPeers.insert(c.peer)
-            completions.append(TransportEvent(kind: .peerClosed, value: c.peer))
+            if posted.keys.contains(where: { $0.peer == c.peer }) {
+                throw .peerLost(rank: c.peer, "rank \(c.peer) was lost: its connections to rank \(rank) closed while it still owed data\(during)")
+            }
         }
     }
 

@@ -37,12 +37,9 @@ public struct TransportEvent: Sendable, Equatable {
         case sent
         /// The receive with this context holds all of its bytes.
         case received
-        /// The peer's connections closed in an orderly way: it has finished or exited. Any
-        /// receive still expected from it will never arrive.
-        case peerClosed
     }
     public var kind: Kind
-    /// The context given to `postSend` / `postReceive`; the peer's rank for `peerClosed`.
+    /// The context given to `postSend` / `postReceive`.
     public var value: Int
 }
 
@@ -74,7 +71,9 @@ public protocol Transport: AnyObject {
     func postReceive(_ bytes: UnsafeMutableRawBufferPointer, from peer: Int, tag: MessageTag, context: Int) throws(CommunicatorError)
 
     /// Appends completions to `events`; waits until there is at least one or `deadline` passes
-    /// (then returns with none). Throws when a peer is lost or misbehaves.
+    /// (then returns with none). Throws when a peer is lost or misbehaves. A peer that closes
+    /// after sending everything is not lost: its data is kept until received; only a receive
+    /// that can no longer complete (posted now, or later) is an error.
     func poll(into events: inout [TransportEvent], until deadline: ContinuousClock.Instant) throws(CommunicatorError)
 
     /// Tells every connected peer that this rank is giving up, and why, so their calls fail with

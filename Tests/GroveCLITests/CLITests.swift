@@ -16,19 +16,32 @@ func groveExecutable() -> URL {
 
 struct Run { var status: Int32; var stdout: String; var stderr: String }
 
-func grove(_ arguments: [String]) throws -> Run {
+/// Runs `grove` with extra environment variables; killed (status 137) after `timeout` seconds.
+func grove(_ arguments: [String], environment: [String: String] = [:], timeout: Double = 600) throws -> Run {
     let p = Process()
     p.executableURL = groveExecutable()
     p.arguments = arguments
     p.currentDirectoryURL = repositoryRoot
+    p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
     let out = Pipe(), err = Pipe()
     p.standardOutput = out
     p.standardError = err
     try p.run()
+    let pid = p.processIdentifier
+    DispatchQueue.global().asyncAfter(deadline: .now() + timeout) { if p.isRunning { kill(pid, SIGKILL) } }
+    let drained = Drained()
+    let e = err.fileHandleForReading
+    Thread { drained.data = e.readDataToEndOfFile(); drained.done.signal() }.start()
     let o = out.fileHandleForReading.readDataToEndOfFile()
-    let e = err.fileHandleForReading.readDataToEndOfFile()
     p.waitUntilExit()
-    return Run(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    drained.done.wait()
+    return Run(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: drained.data, as: UTF8.self))
+}
+
+/// What a reader thread collected from a pipe.
+final class Drained: @unchecked Sendable {
+    var data = Data()
+    let done = DispatchSemaphore(value: 0)
 }
 
 func temporaryFile(_ text: String) throws -> String {
