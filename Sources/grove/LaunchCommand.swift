@@ -58,13 +58,9 @@ struct Launch: ParsableCommand {
         masterPort = storePort
         let resolved = try executablePath(program)
         let world = n * nodes
-        let output = PrefixedOutput(prefixes: !noPrefix)
-        let group = RankGroup(grace: grace)
+        let group = RankGroup(grace: grace, prefixes: !noPrefix)
         for local in 0..<n {
             let rank = node * n + local
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: resolved)
-            p.arguments = Array(argv.dropFirst())
             var e = env
             e["RANK"] = "\(rank)"
             e["WORLD_SIZE"] = "\(world)"
@@ -73,16 +69,13 @@ struct Launch: ParsableCommand {
             e["MASTER_ADDR"] = master
             e["MASTER_PORT"] = "\(storePort)"
             for k in ["SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID", "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "PMI_RANK", "PMI_SIZE"] { e[k] = nil }
-            p.environment = e
-            p.standardOutput = output.pipe(rank: rank, to: FileHandle.standardOutput)
-            p.standardError = output.pipe(rank: rank, to: FileHandle.standardError)
-            do { try group.start(p, rank: rank) } catch {
+            do { try group.start(resolved, arguments: argv, environment: e, rank: rank) } catch {
                 group.stopAll()
-                throw UserError("cannot start \(resolved): \(error.localizedDescription)")
+                _ = group.wait()
+                throw UserError("cannot start \(resolved): \(error)")
             }
         }
         let status = group.wait()
-        output.drain()
         if status != 0 { throw ExitCode(status) }
     }
 
@@ -115,17 +108,21 @@ struct Launch: ParsableCommand {
     }
 }
 
-/// The ranks of one launch: starts them, forwards signals, and stops the rest on the first failure.
+/// The ranks of one launch. Each rank is its own process group, so signals and the final
+/// KILL reach whatever it started too (a shell wrapper, a Python launcher).
 final class RankGroup: @unchecked Sendable {
     private let lock = NSCondition()
-    private var processes: [Process] = []
+    private var groups: [pid_t] = []
     private var running = 0
+    private var readers = 0
     private var firstFailure: Int32?
     private let grace: Double
+    private let prefixes: Bool
     private var signalSources: [DispatchSourceSignal] = []
 
-    init(grace: Double) {
+    init(grace: Double, prefixes: Bool) {
         self.grace = grace
+        self.prefixes = prefixes
         for sig in [SIGINT, SIGTERM, SIGHUP] {
             signal(sig, SIG_IGN)
             let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
@@ -135,119 +132,132 @@ final class RankGroup: @unchecked Sendable {
         }
     }
 
-    func start(_ p: Process, rank: Int) throws {
-        p.terminationHandler = { [weak self] p in self?.exited(p, rank: rank) }
-        lock.lock()
-        processes.append(p)
-        running += 1
-        lock.unlock()
-        do { try p.run() } catch {
-            lock.lock()
-            running -= 1
-            lock.unlock()
-            throw error
+    func start(_ path: String, arguments: [String], environment: [String: String], rank: Int) throws {
+        var out: [Int32] = [0, 0]
+        var err: [Int32] = [0, 0]
+        guard pipe(&out) == 0, pipe(&err) == 0 else { throw UserError("cannot create pipes: \(String(cString: strerror(errno)))") }
+        for fd in [out[0], out[1], err[0], err[1]] { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, out[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, err[1], 2)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+        posix_spawnattr_setpgroup(&attributes, 0)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for sig in [SIGINT, SIGTERM, SIGHUP, SIGPIPE] { sigaddset(&defaults, sig) }
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        let argv = arguments.map { strdup($0) } + [nil]
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { for p in argv + envp { free(p) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, path, &actions, &attributes, argv, envp)
+        close(out[1])
+        close(err[1])
+        guard rc == 0 else {
+            close(out[0])
+            close(err[0])
+            throw UserError(String(cString: strerror(rc)))
         }
+        lock.lock()
+        groups.append(pid)
+        running += 1
+        readers += 2
+        lock.unlock()
+        copyLines(from: out[0], rank: rank, to: 1)
+        copyLines(from: err[0], rank: rank, to: 2)
+        let child = pid
+        Thread { [self] in
+            var status: Int32 = 0
+            while waitpid(child, &status, 0) < 0 && errno == EINTR {}
+            let signaled = status & 0x7f != 0
+            exited(rank: rank, status: signaled ? 128 + (status & 0x7f) : (status >> 8) & 0xff, signaled: signaled)
+        }.start()
     }
 
-    private func exited(_ p: Process, rank: Int) {
-        let status: Int32 = p.terminationReason == .uncaughtSignal ? 128 + p.terminationStatus : p.terminationStatus
+    /// Copies a rank's output line by line, prefixed with the rank; whole lines only, so ranks'
+    /// lines never interleave.
+    private func copyLines(from fd: Int32, rank: Int, to sink: Int32) {
+        Thread { [self] in
+            var pending: [UInt8] = []
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            func emit(_ lines: ArraySlice<UInt8>) {
+                var text: [UInt8] = []
+                for line in lines.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).dropLast() {
+                    if prefixes { text += Array("\(rank): ".utf8) }
+                    text += line
+                    text.append(UInt8(ascii: "\n"))
+                }
+                lock.lock()
+                text.withUnsafeBytes { b in
+                    var done = 0
+                    while done < b.count {
+                        let w = write(sink, b.baseAddress! + done, b.count - done)
+                        if w > 0 { done += w } else if errno != EINTR { break }
+                    }
+                }
+                lock.unlock()
+            }
+            while true {
+                let n = read(fd, &chunk, chunk.count)
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { break }
+                pending += chunk[0..<n]
+                if let last = pending.lastIndex(of: UInt8(ascii: "\n")) {
+                    emit(pending[...last])
+                    pending.removeSubrange(...last)
+                }
+            }
+            if !pending.isEmpty { emit(pending[...] + [UInt8(ascii: "\n")]) }
+            close(fd)
+            lock.lock()
+            readers -= 1
+            lock.broadcast()
+            lock.unlock()
+        }.start()
+    }
+
+    private func exited(rank: Int, status: Int32, signaled: Bool) {
         lock.lock()
         running -= 1
         let stopOthers = status != 0 && firstFailure == nil
-        if stopOthers {
-            firstFailure = status
-            let how = p.terminationReason == .uncaughtSignal ? "was killed by signal \(p.terminationStatus)" : "exited with status \(status)"
-            Console.note("grove launch: rank \(rank) \(how); stopping the other ranks")
-        }
+        if stopOthers { firstFailure = status }
         lock.broadcast()
         lock.unlock()
-        if stopOthers { stopAll() }
+        if stopOthers {
+            Console.note("grove launch: rank \(rank) \(signaled ? "was killed by signal \(status - 128)" : "exited with status \(status)"); stopping the other ranks")
+            stopAll()
+        }
     }
 
     private func forward(_ sig: Int32) {
         lock.lock()
-        let list = processes
+        let list = groups
         lock.unlock()
-        for p in list where p.isRunning { kill(p.processIdentifier, sig) }
+        for g in list { kill(-g, sig) }
     }
 
-    /// TERM now, KILL after the grace period to whoever is left.
+    /// TERM now, KILL after the grace period to whatever is left of every rank's group.
     func stopAll() {
         forward(SIGTERM)
-        let list = processes
-        DispatchQueue.global().asyncAfter(deadline: .now() + grace) {
-            for p in list where p.isRunning { kill(p.processIdentifier, SIGKILL) }
-        }
+        DispatchQueue.global().asyncAfter(deadline: .now() + grace) { [self] in forward(SIGKILL) }
     }
 
-    /// Waits for every rank; the first non-zero status, or 0.
+    /// Waits for every rank, then (briefly) for the rest of their output; returns the first
+    /// non-zero status, or 0.
     func wait() -> Int32 {
         lock.lock()
+        defer { lock.unlock() }
         while running > 0 { lock.wait() }
-        defer { lock.unlock() }
+        let until = Date(timeIntervalSinceNow: 2)
+        while readers > 0 && lock.wait(until: until) {}
         return firstFailure ?? 0
-    }
-}
-
-/// Copies each rank's output line by line, prefixed with the rank, without interleaving lines.
-final class PrefixedOutput: @unchecked Sendable {
-    private let lock = NSLock()
-    private let prefixes: Bool
-    private var pending: [ObjectIdentifier: (rank: Int, buffer: Data, sink: FileHandle)] = [:]
-    private var handles: [FileHandle] = []
-
-    init(prefixes: Bool) { self.prefixes = prefixes }
-
-    func pipe(rank: Int, to sink: FileHandle) -> Pipe {
-        let p = Pipe()
-        let reader = p.fileHandleForReading
-        lock.lock()
-        pending[ObjectIdentifier(reader)] = (rank, Data(), sink)
-        handles.append(reader)
-        lock.unlock()
-        reader.readabilityHandler = { [weak self] h in self?.take(h, h.availableData) }
-        return p
-    }
-
-    private func take(_ h: FileHandle, _ data: Data) {
-        lock.lock()
-        defer { lock.unlock() }
-        let id = ObjectIdentifier(h)
-        guard var entry = pending[id] else { return }
-        if data.isEmpty {
-            h.readabilityHandler = nil
-            if !entry.buffer.isEmpty { emit(entry.rank, entry.buffer + Data("\n".utf8), entry.sink) }
-            entry.buffer = Data()
-            pending[id] = entry
-            return
-        }
-        entry.buffer += data
-        if let last = entry.buffer.lastIndex(of: UInt8(ascii: "\n")) {
-            emit(entry.rank, entry.buffer[...last], entry.sink)
-            entry.buffer = Data(entry.buffer[(last + 1)...])
-        }
-        pending[id] = entry
-    }
-
-    private func emit(_ rank: Int, _ lines: Data, _ sink: FileHandle) {
-        guard prefixes else { sink.write(lines); return }
-        var out = Data()
-        for line in lines.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).dropLast() {
-            out += Data("\(rank): ".utf8) + line + Data("\n".utf8)
-        }
-        sink.write(out)
-    }
-
-    /// Reads what is left once every rank has exited.
-    func drain() {
-        lock.lock()
-        let list = handles
-        lock.unlock()
-        for h in list {
-            h.readabilityHandler = nil
-            let rest = h.readDataToEndOfFile()
-            if !rest.isEmpty { take(h, rest) }
-            take(h, Data())
-        }
     }
 }

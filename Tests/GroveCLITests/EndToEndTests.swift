@@ -83,7 +83,7 @@ func wrongColumns(_ stdout: String) -> (rows: Int, wrong: [Int]) {
                     let perRank = collective == "allgather" || collective == "reduce-scatter"
                     let counts = [1, 1031, 20011]
                     let r = try grove(["launch", "-n", "\(n)", "--", groveExecutable().path, "bench", "-c", collective, "--topology", topology,
-                                       "-d", type, "-o", op, "--root", "1", "-n", "1", "-w", "0", "--sizes"]
+                                       "--algo", "forest", "-d", type, "-o", op, "--root", "1", "-n", "1", "-w", "0", "--sizes"]
                                       + benchSizes(counts, elementSize: elementSize[type]!, perRank: perRank, ranks: n),
                                       environment: rankTimeout, timeout: 120)
                     let (rows, wrong) = wrongColumns(r.stdout)
@@ -92,5 +92,89 @@ func wrongColumns(_ stdout: String) -> (rows: Int, wrong: [Int]) {
                 }
             }
         }
+    }
+
+    /// A rank killed with SIGKILL in the middle of a long run: every other rank exits non-zero
+    /// well within its timeout, with an error that names rank 2.
+    @Test func killedRankIsNamedByEveryOtherRank() throws {
+        let n = 4
+        let port = 20000 + Int.random(in: 0..<20000)
+        var ranks: [Process] = []
+        var errors: [Drained] = []
+        let started = Drained()
+        for r in 0..<n {
+            let p = Process()
+            p.executableURL = groveExecutable()
+            p.arguments = ["bench", "-b", "1M", "-e", "1M", "-n", "1000000", "-w", "0", "--timeout", "20"]
+            p.environment = ProcessInfo.processInfo.environment.merging(
+                ["RANK": "\(r)", "WORLD_SIZE": "\(n)", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "\(port)"]) { $1 }
+            let out = Pipe(), err = Pipe()
+            p.standardOutput = out
+            p.standardError = err
+            let e = Drained()
+            errors.append(e)
+            let errHandle = err.fileHandleForReading
+            Thread { e.data = errHandle.readDataToEndOfFile(); e.done.signal() }.start()
+            let outHandle = out.fileHandleForReading
+            if r == 0 {
+                Thread {
+                    while true {
+                        let d = outHandle.availableData
+                        if d.isEmpty { break }
+                        if String(decoding: d, as: UTF8.self).contains("#wrong") { started.done.signal() }
+                    }
+                }.start()
+            } else {
+                Thread { _ = outHandle.readDataToEndOfFile() }.start()
+            }
+            try p.run()
+            ranks.append(p)
+        }
+        defer { for p in ranks where p.isRunning { kill(p.processIdentifier, SIGKILL) } }
+        #expect(started.done.wait(timeout: .now() + 60) == .success, "rank 0 never printed its header")
+        usleep(500_000)
+        let killedAt = Date()
+        kill(ranks[2].processIdentifier, SIGKILL)
+        for (r, p) in ranks.enumerated() where r != 2 {
+            let gone = errors[r].done.wait(timeout: .now() + 40) == .success
+            #expect(gone, "rank \(r) did not exit")
+            p.waitUntilExit()
+            let text = String(decoding: errors[r].data, as: UTF8.self)
+            #expect(p.terminationStatus != 0, "rank \(r) exited 0")
+            #expect(text.contains("rank 2"), "rank \(r): \(text)")
+            #expect(!text.contains("Fatal error"), "rank \(r): \(text)")
+        }
+        print("other ranks exited \(String(format: "%.2f", Date().timeIntervalSince(killedAt))) s after rank 2 was killed")
+    }
+
+    @Test func rankThatNeverArrivesIsNamed() throws {
+        let port = 20000 + Int.random(in: 0..<20000)
+        let env = ["WORLD_SIZE": "3", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "\(port)", "GROVE_TIMEOUT": "3"]
+        let drained = Drained()
+        let other = Thread {
+            let r = try? grove(["bench", "-b", "8", "-e", "8"], environment: env.merging(["RANK": "1"]) { $1 }, timeout: 60)
+            drained.data = Data((r?.stderr ?? "").utf8)
+            drained.done.signal()
+        }
+        other.start()
+        let r0 = try grove(["bench", "-b", "8", "-e", "8"], environment: env.merging(["RANK": "0"]) { $1 }, timeout: 60)
+        drained.done.wait()
+        for text in [r0.stderr, String(decoding: drained.data, as: UTF8.self)] {
+            #expect(text.contains("rank 2 of 3 never arrived"), "\(text)")
+        }
+        #expect(r0.status == 2)
+    }
+
+    @Test func launchPrefixesOutputAndStopsOnFirstFailure() throws {
+        let ok = try grove(["launch", "-n", "3", "--", "/bin/sh", "-c", "echo hello from $RANK of $WORLD_SIZE"], timeout: 30)
+        #expect(ok.status == 0)
+        for r in 0..<3 { #expect(ok.stdout.contains("\(r): hello from \(r) of 3"), "\(ok.stdout)") }
+        let start = Date()
+        let bad = try grove(["launch", "-n", "3", "--grace", "1", "--", "/bin/sh", "-c", "if [ $RANK = 1 ]; then exit 7; fi; sleep 60"], timeout: 30)
+        #expect(bad.status == 7)
+        #expect(Date().timeIntervalSince(start) < 20)
+        #expect(bad.stderr.contains("rank 1 exited with status 7"), "\(bad.stderr)")
+        let missing = try grove(["launch", "-n", "2", "--", "no-such-program-here"], timeout: 30)
+        #expect(missing.status == 2 && missing.stderr.contains("not found on PATH"))
     }
 }
