@@ -28,8 +28,9 @@ public final class PlanLibrary: @unchecked Sendable {
     private let sourceIdentity: String
     /// A short string that differs when the plans may differ.
     public var identity: String { sourceIdentity + (pinnedAlgorithm.map { ":pinned=\($0)" } ?? "") }
-    /// Run this algorithm of a schedule ("forest", "ring", …) at every size instead of following
-    /// the size windows; schedules that lack it still follow their windows.
+    /// Run this algorithm ("forest", "ring", "double_binary_tree") at every size instead of
+    /// following the size windows. With a topology, a baseline the schedule did not keep is
+    /// lowered on the fabric itself (its best ring order); with schedule files, in rank order.
     public var pinnedAlgorithm: String?
     private let lock = NSLock()
     private var synthesized: [String: Schedule] = [:]
@@ -72,28 +73,32 @@ public final class PlanLibrary: @unchecked Sendable {
             return try baseline(useTree ? .doubleBinaryTree : .ring, collective, root: root)
         case .schedules(let list):
             if let s = list.first(where: { $0.collective == collective && ($0.root?.rawValue ?? 0) == (collective.needsRoot ? root : 0) }) {
-                return pinned(s) ?? s.plan(forBytes: bytes)
+                return try pinned(s, on: uniform, collective, root: root) ?? s.plan(forBytes: bytes)
             }
             return try baseline(.ring, collective, root: root)
         case .topology(let fabric):
             let s = try synthesizedSchedule(fabric, collective, root: root)
-            return pinned(s) ?? s.plan(forBytes: bytes)
+            return try pinned(s, on: fabric, collective, root: root) ?? s.plan(forBytes: bytes)
         }
     }
 
-    private func pinned(_ s: Schedule) -> Plan? {
-        pinnedAlgorithm.flatMap { name in s.plans.first { $0.algorithm == name } }
+    private func pinned(_ s: Schedule, on fabric: Fabric, _ collective: Collective, root: Int) throws(CommunicatorError) -> Plan? {
+        guard let name = pinnedAlgorithm else { return nil }
+        if let p = s.plans.first(where: { $0.algorithm == name }) { return p }
+        guard let b = Baseline(rawValue: name) else { return nil }
+        return try baseline(b, collective, root: root, on: fabric)
     }
 
     /// A two-phase ring allreduce of `worldSize` bytes: no rank leaves before all have entered.
     func barrierPlan() throws(CommunicatorError) -> Plan { try baseline(.ring, .allreduce, root: 0) }
 
-    private func baseline(_ b: Baseline, _ collective: Collective, root: Int) throws(CommunicatorError) -> Plan {
-        let key = "\(b.rawValue)/\(collective.rawValue)/\(collective.needsRoot ? root : 0)"
+    private func baseline(_ b: Baseline, _ collective: Collective, root: Int, on fabric: Fabric? = nil) throws(CommunicatorError) -> Plan {
+        let key = "\(b.rawValue)/\(collective.rawValue)/\(collective.needsRoot ? root : 0)/\(fabric?.name ?? "")"
         lock.lock()
         defer { lock.unlock() }
         if let p = baselines[key] { return p }
-        guard let p = Lowering.plan(baseline: b, fabric: uniform, collective: collective, root: Rank(root), slices: 2) else {
+        let b = b == .doubleBinaryTree && [.allgather, .reduceScatter].contains(collective) ? .ring : b
+        guard let p = Lowering.plan(baseline: b, fabric: fabric ?? uniform, collective: collective, root: Rank(root), slices: 2) else {
             throw .schedule("no \(b.rawValue) plan for \(collective.rawValue)")
         }
         baselines[key] = p
