@@ -32,6 +32,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .executableTarget(name: "grove-allreduce-example", dependencies: ["GroveRuntime"], path: "Examples/AllreduceExample"),
         .testTarget(name: "GroveTopologyTests", dependencies: ["GroveTopology"]),
         .testTarget(name: "GroveSynthesisTests", dependencies: ["GroveSynthesis"]),
         .testTarget(name: "GroveLPTests", dependencies: ["GroveLP", "GroveSynthesis"]),

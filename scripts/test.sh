@@ -4,6 +4,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh debug
 swift build 2>&1
+# The example links GroveRuntime as an application would; the runtime must not pull in GLPK (GPL-3).
+if ldd .build/debug/grove-allreduce-example | grep -q glpk; then
+    echo "test.sh: the runtime links GLPK (GPL-3): grove-allreduce-example must not" >&2
+    exit 1
+fi
+.build/debug/grove launch -n 4 -- .build/debug/grove-allreduce-example --topology Topologies/netns-mesh-4.json
 swift test --parallel 2>&1
 # Four emulated hosts (network namespaces behind a bridge) running an allreduce.
 bash Tests/netns/multihost.sh .build/debug/grove
