@@ -1,0 +1,24 @@
+"""Prints busbw per size for every program in a results CSV, and each program's ratio to a
+reference program. Usage: summarize.py RESULTS.csv REFERENCE-PROGRAM"""
+import csv
+import sys
+
+rows = list(csv.DictReader(open(sys.argv[1])))
+reference = sys.argv[2]
+programs = list(dict.fromkeys(r["program"] for r in rows))
+table = {(r["program"], int(r["size_bytes"])): r for r in rows}
+sizes = sorted({int(r["size_bytes"]) for r in rows})
+others = [p for p in programs if p != reference]
+print("busbw in GB/s (10^9 B/s); ratio = program / " + reference)
+print(f"{'size':>11} " + " ".join(f"{p:>14}" for p in programs) + " " + " ".join(f"{p + '/ref':>18}" for p in others) + "  wrong")
+for s in sizes:
+    line = f"{s:>11} "
+    line += " ".join(f"{float(table[(p, s)]['busbw_gbps']):>14.3f}" if (p, s) in table else f"{'-':>14}" for p in programs)
+    ref = table.get((reference, s))
+    for p in others:
+        if ref and (p, s) in table and float(ref["busbw_gbps"]) > 0:
+            line += f" {float(table[(p, s)]['busbw_gbps']) / float(ref['busbw_gbps']):>18.2f}"
+        else:
+            line += f" {'-':>18}"
+    wrong = sum(int(table[(p, s)]["wrong"]) for p in programs if (p, s) in table)
+    print(line + f"  {wrong}")
