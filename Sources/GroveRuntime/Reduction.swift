@@ -7,14 +7,33 @@ public enum Reduction {
     /// (the division happens once, at the end, in `divide`).
     public static func combine(_ op: ReduceOp, _ type: DataType, into destination: UnsafeMutableRawPointer,
                                from source: UnsafeRawPointer, count: Int) {
-        switch type {
-        case .float32: floating(op, destination, source, count, SIMD16<Float>.self)
-        case .float64: floating(op, destination, source, count, SIMD8<Double>.self)
-        case .int32: integer(op, destination, source, count, SIMD16<Int32>.self)
-        case .int64: integer(op, destination, source, count, SIMD8<Int64>.self)
-        case .uint8: integer(op, destination, source, count, SIMD64<UInt8>.self)
-        case .float16: half(op, destination, source, count)
-        case .bfloat16: brain(op, destination, source, count)
+        // Concrete vector types in every closure: generic SIMD comparisons are not specialized
+        // and run an order of magnitude slower.
+        let d = destination, s = source, n = count
+        switch (type, op) {
+        case (.float32, .sum), (.float32, .avg): vectorLoop(d, s, n, SIMD16<Float>.self, { $0 + $1 }, { $0 + $1 })
+        case (.float32, .prod): vectorLoop(d, s, n, SIMD16<Float>.self, { $0 * $1 }, { $0 * $1 })
+        case (.float32, .min): vectorLoop(d, s, n, SIMD16<Float>.self, { $0.replacing(with: $1, where: $1 .< $0) }, { $1 < $0 ? $1 : $0 })
+        case (.float32, .max): vectorLoop(d, s, n, SIMD16<Float>.self, { $0.replacing(with: $1, where: $1 .> $0) }, { $1 > $0 ? $1 : $0 })
+        case (.float64, .sum), (.float64, .avg): vectorLoop(d, s, n, SIMD8<Double>.self, { $0 + $1 }, { $0 + $1 })
+        case (.float64, .prod): vectorLoop(d, s, n, SIMD8<Double>.self, { $0 * $1 }, { $0 * $1 })
+        case (.float64, .min): vectorLoop(d, s, n, SIMD8<Double>.self, { $0.replacing(with: $1, where: $1 .< $0) }, { $1 < $0 ? $1 : $0 })
+        case (.float64, .max): vectorLoop(d, s, n, SIMD8<Double>.self, { $0.replacing(with: $1, where: $1 .> $0) }, { $1 > $0 ? $1 : $0 })
+        case (.int32, .sum), (.int32, .avg): vectorLoop(d, s, n, SIMD16<Int32>.self, { $0 &+ $1 }, { $0 &+ $1 })
+        case (.int32, .prod): vectorLoop(d, s, n, SIMD16<Int32>.self, { $0 &* $1 }, { $0 &* $1 })
+        case (.int32, .min): vectorLoop(d, s, n, SIMD16<Int32>.self, { $0.replacing(with: $1, where: $1 .< $0) }, { Swift.min($0, $1) })
+        case (.int32, .max): vectorLoop(d, s, n, SIMD16<Int32>.self, { $0.replacing(with: $1, where: $1 .> $0) }, { Swift.max($0, $1) })
+        case (.int64, .sum), (.int64, .avg): vectorLoop(d, s, n, SIMD8<Int64>.self, { $0 &+ $1 }, { $0 &+ $1 })
+        case (.int64, .prod): vectorLoop(d, s, n, SIMD8<Int64>.self, { $0 &* $1 }, { $0 &* $1 })
+        case (.int64, .min): vectorLoop(d, s, n, SIMD8<Int64>.self, { $0.replacing(with: $1, where: $1 .< $0) }, { Swift.min($0, $1) })
+        case (.int64, .max): vectorLoop(d, s, n, SIMD8<Int64>.self, { $0.replacing(with: $1, where: $1 .> $0) }, { Swift.max($0, $1) })
+        case (.uint8, .sum), (.uint8, .avg): vectorLoop(d, s, n, SIMD32<UInt8>.self, { $0 &+ $1 }, { $0 &+ $1 })
+        case (.uint8, .prod): vectorLoop(d, s, n, SIMD32<UInt8>.self, { $0 &* $1 }, { $0 &* $1 })
+        // 16 byte lanes: compares on wider byte vectors are not vectorized.
+        case (.uint8, .min): vectorLoop(d, s, n, SIMD16<UInt8>.self, { $0.replacing(with: $1, where: $1 .< $0) }, { Swift.min($0, $1) })
+        case (.uint8, .max): vectorLoop(d, s, n, SIMD16<UInt8>.self, { $0.replacing(with: $1, where: $1 .> $0) }, { Swift.max($0, $1) })
+        case (.float16, _): half(op, d, s, n)
+        case (.bfloat16, _): brain(op, d, s, n)
         }
     }
 
@@ -55,40 +74,20 @@ public enum Reduction {
         }
     }
 
-    @inline(__always)
-    static func floating<V: SIMD>(_ op: ReduceOp, _ d: UnsafeMutableRawPointer, _ s: UnsafeRawPointer, _ n: Int, _ v: V.Type)
-    where V.Scalar: BinaryFloatingPoint {
-        switch op {
-        case .sum, .avg: vectorLoop(d, s, n, v, { $0 + $1 }, { $0 + $1 })
-        case .prod: vectorLoop(d, s, n, v, { $0 * $1 }, { $0 * $1 })
-        case .min: vectorLoop(d, s, n, v, { pointwiseMin($0, $1) }, { Swift.min($0, $1) })
-        case .max: vectorLoop(d, s, n, v, { pointwiseMax($0, $1) }, { Swift.max($0, $1) })
-        }
-    }
-
-    @inline(__always)
-    static func integer<V: SIMD>(_ op: ReduceOp, _ d: UnsafeMutableRawPointer, _ s: UnsafeRawPointer, _ n: Int, _ v: V.Type)
-    where V.Scalar: FixedWidthInteger {
-        switch op {
-        case .sum, .avg: vectorLoop(d, s, n, v, { $0 &+ $1 }, { $0 &+ $1 })
-        case .prod: vectorLoop(d, s, n, v, { $0 &* $1 }, { $0 &* $1 })
-        case .min: vectorLoop(d, s, n, v, { pointwiseMin($0, $1) }, { Swift.min($0, $1) })
-        case .max: vectorLoop(d, s, n, v, { pointwiseMax($0, $1) }, { Swift.max($0, $1) })
-        }
-    }
-
-    /// float16 in float32 lanes.
+    /// float16 in float32 lanes. The conversions are integer bit manipulation (F. Giesen's
+    /// "half to float done quick" and round-to-nearest-even float to half), because x86-64
+    /// without F16C converts one element per library call.
     static func half(_ op: ReduceOp, _ d: UnsafeMutableRawPointer, _ s: UnsafeRawPointer, _ n: Int) {
         @inline(__always) func run(_ f: (SIMD16<Float>, SIMD16<Float>) -> SIMD16<Float>, _ g: (Float, Float) -> Float) {
-            vectorLoop(d, s, n, SIMD16<Float16>.self,
-                       { SIMD16<Float16>(f(SIMD16<Float>($0), SIMD16<Float>($1))) },
-                       { Float16(g(Float($0), Float($1))) })
+            vectorLoop(d, s, n, SIMD16<UInt16>.self,
+                       { HalfConversion.narrow(f(HalfConversion.widen($0), HalfConversion.widen($1))) },
+                       { Float16(g(Float(Float16(bitPattern: $0)), Float(Float16(bitPattern: $1)))).bitPattern })
         }
         switch op {
         case .sum, .avg: run({ $0 + $1 }, { $0 + $1 })
         case .prod: run({ $0 * $1 }, { $0 * $1 })
-        case .min: run({ pointwiseMin($0, $1) }, { Swift.min($0, $1) })
-        case .max: run({ pointwiseMax($0, $1) }, { Swift.max($0, $1) })
+        case .min: run({ $0.replacing(with: $1, where: $1 .< $0) }, { $1 < $0 ? $1 : $0 })
+        case .max: run({ $0.replacing(with: $1, where: $1 .> $0) }, { $1 > $0 ? $1 : $0 })
         }
     }
 
@@ -112,8 +111,49 @@ public enum Reduction {
         switch op {
         case .sum, .avg: run({ $0 + $1 }, { $0 + $1 })
         case .prod: run({ $0 * $1 }, { $0 * $1 })
-        case .min: run({ pointwiseMin($0, $1) }, { Swift.min($0, $1) })
-        case .max: run({ pointwiseMax($0, $1) }, { Swift.max($0, $1) })
+        case .min: run({ $0.replacing(with: $1, where: $1 .< $0) }, { $1 < $0 ? $1 : $0 })
+        case .max: run({ $0.replacing(with: $1, where: $1 .> $0) }, { $1 > $0 ? $1 : $0 })
         }
+    }
+}
+
+/// IEEE binary16 ↔ binary32 on 16 lanes with integer operations only; every operand is a
+/// vector (vector–scalar overloads are not specialized and run per lane).
+enum HalfConversion {
+    typealias U = SIMD16<UInt32>
+
+    @inline(__always)
+    static func widen(_ h: SIMD16<UInt16>) -> SIMD16<Float> {
+        let x = U(truncatingIfNeeded: h)
+        let shiftedExponent = U(repeating: 0x7C00 << 13)
+        var o = (x & U(repeating: 0x7FFF)) &<< U(repeating: 13)
+        let exponent = o & shiftedExponent
+        o = o &+ U(repeating: (127 - 15) << 23)
+        // Inf and NaN: all exponent bits.
+        o = o.replacing(with: o &+ U(repeating: (128 - 16) << 23), where: exponent .== shiftedExponent)
+        // Zero and subnormals: renormalize through a float subtraction.
+        let magic = SIMD16<Float>(repeating: Float(bitPattern: 113 << 23))
+        let renormalized = unsafeBitCast(unsafeBitCast(o &+ U(repeating: 1 << 23), to: SIMD16<Float>.self) - magic, to: U.self)
+        o = o.replacing(with: renormalized, where: exponent .== U(repeating: 0))
+        return unsafeBitCast(o | ((x & U(repeating: 0x8000)) &<< U(repeating: 16)), to: SIMD16<Float>.self)
+    }
+
+    @inline(__always)
+    static func narrow(_ f: SIMD16<Float>) -> SIMD16<UInt16> {
+        let bits = unsafeBitCast(f, to: U.self)
+        let sign = bits & U(repeating: 0x8000_0000)
+        let magnitude = bits ^ sign
+        // Overflow to infinity; NaN stays a (quiet) NaN.
+        let special = U(repeating: 0x7C00).replacing(with: U(repeating: 0x7E00), where: magnitude .> U(repeating: 255 << 23))
+        // Subnormal results: let the float adder round, then take the low bits.
+        let denormalMagic = U(repeating: ((127 - 15) + (23 - 10) + 1) << 23)
+        let sum = unsafeBitCast(magnitude, to: SIMD16<Float>.self) + unsafeBitCast(denormalMagic, to: SIMD16<Float>.self)
+        let subnormal = unsafeBitCast(sum, to: U.self) &- denormalMagic
+        // Normal results: rebias and round to nearest even.
+        let odd = (magnitude &>> U(repeating: 13)) & U(repeating: 1)
+        let normal = (magnitude &+ U(repeating: UInt32(bitPattern: (15 - 127) << 23) &+ 0xFFF) &+ odd) &>> U(repeating: 13)
+        var o = normal.replacing(with: subnormal, where: magnitude .< U(repeating: 113 << 23))
+        o = o.replacing(with: special, where: magnitude .>= U(repeating: (127 + 16) << 23))
+        return SIMD16<UInt16>(truncatingIfNeeded: o | (sign &>> U(repeating: 16)))
     }
 }

@@ -75,12 +75,15 @@ struct Bench: ParsableCommand {
     @Option(help: "Also write the rows as CSV to this file (rank 0).") var csv: String?
     @Option(help: "Seconds one call may take before every rank fails (default 60, or GROVE_TIMEOUT).") var timeout: Double?
     @Flag(help: "Only out-of-place calls.") var outOfPlaceOnly = false
+    @Flag(help: "Measure the reduction kernels on this core instead (every type and op, 32 MiB buffers); needs no other ranks.")
+    var kernels = false
 
     func run() throws {
         try reportingErrors(execute)
     }
 
     func execute() throws {
+        if kernels { return measureKernels() }
         guard stepFactor >= 2 || !sizes.isEmpty || minBytes.bytes == maxBytes.bytes else { throw UserError("-f must be at least 2") }
         guard iterations >= 1, warmup >= 0 else { throw UserError("-n must be at least 1 and -w at least 0") }
         let env: LaunchEnvironment
@@ -108,6 +111,33 @@ struct Bench: ParsableCommand {
         table.footer()
         if env.rank == 0, let csv { try writeOutput(table.csv(), to: csv) }
         if table.wrong > 0 { throw ExitCode(1) }
+    }
+
+    /// GB/s of destination bytes combined per second, best of 5 passes over 32 MiB (memory bound
+    /// at this size; the buffers do not fit in cache).
+    func measureKernels() {
+        let bytes = 32 << 20
+        let a = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes, alignment: 64)
+        let b = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes, alignment: 64)
+        defer { a.deallocate(); b.deallocate() }
+        print("# reduction kernels: destination bytes per second, best of 5 passes over \(bytes >> 20) MiB")
+        print("#" + pad("type", 9) + ReduceOp.allCases.map { pad($0.description, 9) }.joined() + "   (GB/s)")
+        for type in DataType.allCases {
+            DataPattern.fill(a.baseAddress!, type: type, count: bytes / type.size, rank: 0, op: .prod)
+            DataPattern.fill(b.baseAddress!, type: type, count: bytes / type.size, rank: 1, op: .prod)
+            var line = " " + pad(type.description, 9)
+            for op in ReduceOp.allCases {
+                var best = Double.infinity
+                for _ in 0..<5 {
+                    let t0 = ContinuousClock.now
+                    Reduction.combine(op, type, into: a.baseAddress!, from: UnsafeRawPointer(b.baseAddress!), count: bytes / type.size)
+                    let d = (ContinuousClock.now - t0).components
+                    best = min(best, Double(d.seconds) + Double(d.attoseconds) * 1e-18)
+                }
+                line += String(format: " %8.2f", Double(bytes) / best / 1e9)
+            }
+            print(line)
+        }
     }
 
     func makeLibrary(worldSize: Int) throws -> PlanLibrary {
