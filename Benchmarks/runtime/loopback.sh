@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmark (a): allreduce of float32, 8 B to 256 MiB, 4 ranks on this host over loopback TCP.
-# Grove (forest synthesized for a 4-rank star, and the ring) against Open MPI
+# Grove (its size windows, the forest synthesized for a 4-rank star, and the ring) against Open MPI
 # (`mpirun --mca btl tcp,self`) and MPICH (its default device), all measured in the same run,
 # each call timed alone and an iteration's time taken as the slowest rank's.
 # Writes Benchmarks/runtime/results/loopback.csv and prints the busbw table with ratios.
@@ -24,7 +24,7 @@ command -v mpicc.openmpi >/dev/null || { echo "needs Open MPI: apt-get install -
 
 "$grove" topo generate star --ranks 4 --bandwidth 25 -o "$work/star4.json"
 echo "program,size_bytes,time_us,p50_us,busbw_gbps,wrong" > "$out/loopback.csv"
-for algo in forest ring; do
+for algo in auto forest ring; do
     echo "grove $algo ..." >&2
     "$grove" launch -n 4 --no-prefix -- "$grove" bench -c allreduce --topology "$work/star4.json" --algo "$algo" \
         -b 8 -e "$maxbytes" -f 2 -n "$iters" -w "$warmup" --out-of-place-only --csv "$work/grove-$algo.csv" >&2

@@ -22,9 +22,11 @@ public final class TCPTransport: Transport {
         /// The largest frame a message is cut into.
         public var frameBytes: Int
 
-        /// Defaults chosen by measurement (`Benchmarks/runtime/connections.sh`, see
-        /// Benchmarks/README.md).
-        public static let standard = Options(connectionsPerPeer: 2, socketBufferBytes: 0, frameBytes: 512 << 10)
+        /// Defaults chosen by measurement (`Benchmarks/runtime/connections.sh`, recorded in
+        /// Benchmarks/README.md): on this 2-core host more connections only add overhead
+        /// (1 MiB allreduce: 0.84 GB/s busbw with 1, 0.67 with 2, 0.31 with 8). Raise
+        /// `GROVE_CONNECTIONS` on links whose bandwidth-delay product one TCP window cannot fill.
+        public static let standard = Options(connectionsPerPeer: 1, socketBufferBytes: 0, frameBytes: 512 << 10)
 
         public init(connectionsPerPeer: Int, socketBufferBytes: Int, frameBytes: Int) {
             self.connectionsPerPeer = connectionsPerPeer

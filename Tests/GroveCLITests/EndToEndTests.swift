@@ -3,8 +3,9 @@ import Testing
 
 /// Real processes on loopback: `grove launch` starting `grove bench` ranks, whose #wrong column
 /// comes from an independent element-by-element check. Every rank gets GROVE_TIMEOUT so that a
-/// bug shows up as a failure, never as a hung suite.
-let rankTimeout = ["GROVE_TIMEOUT": "60"]
+/// bug shows up as a failure, never as a hung suite. Two connections per peer (the default is
+/// one), so that striping frames across connections is exercised end to end.
+let rankTimeout = ["GROVE_TIMEOUT": "60", "GROVE_CONNECTIONS": "2"]
 
 /// A heterogeneous fabric for N ranks (hosts with unequal NICs), so the forest is not a ring.
 func heterogeneousTopology(ranks n: Int) throws -> String {

@@ -15,7 +15,7 @@ func freeLoopbackPort() -> Int {
 
 /// Runs ranks `ranks` of a TCP world on loopback, one thread each; returns each rank's error.
 func withTCPWorld(_ n: Int, ranks: [Int]? = nil, timeout: Duration = .seconds(20), port: Int = freeLoopbackPort(),
-                  masterAddress: String = "127.0.0.1", library: @escaping @Sendable (Int) throws -> PlanLibrary,
+                  masterAddress: String = "127.0.0.1", connections: Int? = nil, library: @escaping @Sendable (Int) throws -> PlanLibrary,
                   _ body: @escaping @Sendable (Communicator) throws -> Void = { _ in }) -> [Int: String] {
     let results = Results(n)
     let group = DispatchGroup()
@@ -23,7 +23,7 @@ func withTCPWorld(_ n: Int, ranks: [Int]? = nil, timeout: Duration = .seconds(20
         group.enter()
         Thread {
             do {
-                let env = LaunchEnvironment(rank: r, worldSize: n, masterAddress: masterAddress, masterPort: port)
+                let env = LaunchEnvironment(rank: r, worldSize: n, masterAddress: masterAddress, masterPort: port, connectionsPerPeer: connections)
                 let c = try Communicator(env, plans: try library(r), timeout: timeout)
                 try body(c)
             } catch let e as CommunicatorError { results.set(r, e) } catch { results.set(r, .system("\(error)")) }
@@ -37,13 +37,14 @@ func withTCPWorld(_ n: Int, ranks: [Int]? = nil, timeout: Duration = .seconds(20
 }
 
 @Suite(.serialized) struct TCPRuntime {
+    /// Three connections per peer, so that frames of one message are striped and reassembled.
     @Test func everyCollectiveOverLoopback() throws {
         let fabric = try FabricGenerator.ring(ranks: 4, bandwidth: Rational(10), bidirectional: true)
         let library = try PlanLibrary(.topology(fabric), worldSize: 4)
         let wrong = WrongCounter()
-        let errors = withTCPWorld(4, library: { _ in library }) { c in
+        let errors = withTCPWorld(4, connections: 3, library: { _ in library }) { c in
             for (coll, root) in collectivesWithRoot {
-                for count in [1, 97, 65537] {
+                for count in [1, 97, 65537, 1 << 20] {
                     for inPlace in [false, true] {
                         wrong.add(try runChecked(c, coll, type: .float32, op: .sum, count: count, inPlace: inPlace, root: root), "\(coll) \(count) \(inPlace)")
                     }
