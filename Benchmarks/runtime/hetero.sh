@@ -7,7 +7,8 @@
 # checks that the shaper, not the CPU, sets each link's rate; then allreduce busbw of the forest,
 # of the ring on the fabric, and of the ring in rank order, against the synthesized bound.
 # Writes Benchmarks/runtime/results/hetero.csv. Needs root (namespaces, tc). Cleans up on exit.
-# Usage: Benchmarks/runtime/hetero.sh [MAXBYTES] [ITERS]
+# Usage: [EXTRA_SLICES="8 16"] Benchmarks/runtime/hetero.sh [MAXBYTES] [ITERS]
+# (EXTRA_SLICES adds forest runs lowered with those slice counts instead of the default 4.)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 maxbytes=${1:-67108864}
@@ -79,7 +80,7 @@ run() {  # NAME ARGS...
     local port=$(( 20000 + RANDOM % 10000 ))
     local pids=()
     for h in 0 1 2 3; do
-        ip netns exec "$tag$h" env RANK=$h WORLD_SIZE=4 MASTER_ADDR="$(addr 0)" MASTER_PORT=$port GROVE_TIMEOUT=300 \
+        ip netns exec "$tag$h" env RANK=$h WORLD_SIZE=4 MASTER_ADDR="$(addr 0)" MASTER_PORT=$port GROVE_TIMEOUT=300 GROVE_CONNECTIONS=${GROVE_CONNECTIONS:-1} \
             "$grove" bench -c allreduce "$@" -b 1M -e "$maxbytes" -f 4 -n "$iters" -w 1 --out-of-place-only \
             --csv "$work/$name.csv" >"$work/$name-$h.out" 2>&1 &
         pids+=($!)
@@ -89,6 +90,7 @@ run() {  # NAME ARGS...
     tail -n +2 "$work/$name.csv" | awk -F, -v p="$name" '{ print p "," $5 "," $10 "," $11 "," $14 "," $15 }' >> "$out/hetero.csv"
 }
 run grove-forest --topology "$topology" --algo forest
+for s in ${EXTRA_SLICES:-}; do run "grove-forest-slices$s" --topology "$topology" --algo forest --slices "$s"; done
 run grove-ring-fabric --topology "$topology" --algo ring
 run grove-ring-rank-order --algo ring
 python3 - "$out/hetero.csv" "$bound" <<'PY'

@@ -68,6 +68,8 @@ struct Bench: ParsableCommand {
     @Option(name: .customLong("schedule"), help: "A schedule file from `grove synth -o` (repeat for several collectives).")
     var schedules: [String] = []
     @Option(help: "A topology file: synthesize the forest at start-up (combinatorial engine).") var topology: String?
+    @Option(help: "With --topology: slices each tree's share is cut into (more: less pipeline fill, more messages).")
+    var slices = 4
     @Option(help: "auto (size windows of the schedule), forest, ring, or tree (double binary tree).")
     var algo: BenchAlgorithm = .auto
     @Option(name: [.customShort("n"), .customLong("iters")], help: "Timed iterations per size.") var iterations = 20
@@ -146,7 +148,8 @@ struct Bench: ParsableCommand {
             if !schedules.isEmpty {
                 library = try PlanLibrary.load(schedules: schedules, worldSize: worldSize)
             } else if let topology {
-                library = try PlanLibrary.load(topology: topology, worldSize: worldSize)
+                guard slices >= 1 else { throw UserError("--slices must be at least 1") }
+                library = try PlanLibrary.load(topology: topology, worldSize: worldSize, slices: slices)
             } else {
                 guard algo != .forest else { throw UserError("--algo forest needs --schedule or --topology") }
                 library = try PlanLibrary(.baseline(algo == .tree ? .doubleBinaryTree : .ring), worldSize: worldSize)
