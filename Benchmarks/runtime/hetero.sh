@@ -81,18 +81,46 @@ run() {  # NAME ARGS...
     local pids=()
     for h in 0 1 2 3; do
         ip netns exec "$tag$h" env RANK=$h WORLD_SIZE=4 MASTER_ADDR="$(addr 0)" MASTER_PORT=$port GROVE_TIMEOUT=300 GROVE_CONNECTIONS=${GROVE_CONNECTIONS:-1} \
-            "$grove" bench -c allreduce "$@" -b 1M -e "$maxbytes" -f 4 -n "$iters" -w 1 --out-of-place-only \
+            "$grove" bench -c allreduce "$@" -n "$iters" -w 1 --out-of-place-only \
             --csv "$work/$name.csv" >"$work/$name-$h.out" 2>&1 &
         pids+=($!)
     done
     for p in "${pids[@]}"; do wait "$p"; done
     cat "$work/$name-0.out" >&2
-    tail -n +2 "$work/$name.csv" | awk -F, -v p="$name" '{ print p "," $5 "," $10 "," $11 "," $14 "," $15 }' >> "$out/hetero.csv"
 }
-run grove-forest --topology "$topology" --algo forest
-for s in ${EXTRA_SLICES:-}; do run "grove-forest-slices$s" --topology "$topology" --algo forest --slices "$s"; done
-run grove-ring-fabric --topology "$topology" --algo ring
-run grove-ring-rank-order --algo ring
+record() {  # NAME ARGS...: a run over the sizes, added to the results
+    run "$@" -b 1M -e "$maxbytes" -f 4
+    tail -n +2 "$work/$1.csv" | awk -F, -v p="$1" '{ print p "," $5 "," $10 "," $11 "," $14 "," $15 }' >> "$out/hetero.csv"
+}
+record grove-forest --topology "$topology" --algo forest
+for s in ${EXTRA_SLICES:-}; do record "grove-forest-slices$s" --topology "$topology" --algo forest --slices "$s"; done
+record grove-ring-fabric --topology "$topology" --algo ring
+record grove-ring-rank-order --algo ring
+# Profile: how busy each shaped link is during a forest call of MAXBYTES. tc counts the bytes each
+# link sent (TCP/IP headers included) over the run; divided by the calls made (1 warm-up, ITERS
+# timed, 1 checked) and by a call's measured time, it gives the link's busy share per call.
+snapshot() { for h in 0 1 2 3; do tc -n "$tag$h" -s -j qdisc show | python3 -c "
+import json,sys
+for q in json.load(sys.stdin):
+    print(q['dev'], q['options']['rate'], q['bytes'])
+"; done; }
+snapshot > "$work/before"
+run profile --topology "$topology" --algo forest -b "$maxbytes" -e "$maxbytes"
+snapshot > "$work/after"
+python3 - "$work/before" "$work/after" "$work/profile.csv" "$iters" <<'PY'
+import csv, sys
+before = [l.split() for l in open(sys.argv[1])]
+after = [l.split() for l in open(sys.argv[2])]
+row = list(csv.DictReader(open(sys.argv[3])))[-1]
+calls = int(sys.argv[4]) + 2
+seconds = float(row["time_us"]) * 1e-6
+print(f"link busy share during a {int(row['size_bytes']) >> 20} MiB forest allreduce ({seconds * 1e3:.0f} ms per call, {calls} calls):")
+for (dev, rate, b0), (_, _, b1) in zip(before, after):
+    rate = int(rate)
+    per_call = (int(b1) - int(b0)) / calls
+    link = dev.split("-")[-1]
+    print(f"  h{link[0]} -> h{link[1]} at {rate * 8 / 1e6:3.0f} Mbit/s: {per_call / 1e6:6.2f} MB per call, busy {100 * per_call / (rate * seconds):5.1f}%")
+PY
 python3 - "$out/hetero.csv" "$bound" <<'PY'
 import csv, sys
 rows = list(csv.DictReader(open(sys.argv[1])))

@@ -83,8 +83,23 @@ public final class TCPTransport: Transport {
         listener.setNonBlocking()
     }
 
+    /// A lingering close: say we are done, then read and drop what peers still send for a moment,
+    /// so that closing with unread bytes does not reset the connection (a reset can destroy an
+    /// abort frame before the peer has read it).
     deinit {
         for c in connections { shutdown(c.socket.fd, Int32(SHUT_WR)) }
+        let deadline = ContinuousClock.now + .milliseconds(200)
+        var open = connections.filter { !$0.closed }
+        let sink = UnsafeMutableRawPointer.allocate(byteCount: 65536, alignment: 16)
+        defer { sink.deallocate() }
+        while !open.isEmpty && ContinuousClock.now < deadline {
+            var fds = open.map { pollfd(fd: $0.socket.fd, events: Int16(POLLIN), revents: 0) }
+            guard Glibc.poll(&fds, nfds_t(fds.count), 20) >= 0 || errno == EINTR else { break }
+            open = open.filter { c in
+                let n = recv(c.socket.fd, sink, 65536, Int32(MSG_DONTWAIT))
+                return n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR))
+            }
+        }
         pool.releaseAll()
         for s in staged.values { for p in s.pieces { p.buffer.deallocate() } }
     }
@@ -156,21 +171,24 @@ public final class TCPTransport: Transport {
         guard let conns = peerConnections[peer], !closedPeers.contains(peer) else {
             throw .peerLost(rank: peer, "rank \(peer) was lost: its connection to rank \(rank) is closed, needed for \(call)")
         }
+        // One contiguous part per connection (striping); each connection cuts its part into
+        // frames and interleaves them with the other messages it is sending.
         let k = conns.count
-        let frame = max(4096, min(options.frameBytes, (bytes.count + k - 1) / k))
-        let frames = max(1, (bytes.count + frame - 1) / frame)
+        let part = (bytes.count + k - 1) / k
+        let frame = max(4096, min(options.frameBytes, part))
+        var frames = 0
+        let first = roundRobin[peer, default: 0]
+        for i in 0..<k {
+            let lo = min(bytes.count, i * part)
+            let hi = min(bytes.count, lo + part)
+            guard hi > lo || (i == 0 && bytes.count == 0) else { continue }
+            frames += max(1, (hi - lo + frame - 1) / frame)
+            conns[(first + i) % k].add(OutMessage(call: call, tag: tag, base: bytes.baseAddress.map { UnsafeRawPointer($0) },
+                                                  next: lo, end: hi, frame: frame, context: context))
+        }
+        roundRobin[peer] = (first + 1) % k
         if context >= sendFramesLeft.count { sendFramesLeft += [Int32](repeating: 0, count: max(context + 1 - sendFramesLeft.count, sendFramesLeft.count)) }
         sendFramesLeft[context] = Int32(frames)
-        var next = roundRobin[peer, default: 0]
-        for f in 0..<frames {
-            let offset = f * frame
-            let length = min(frame, bytes.count - offset)
-            let c = conns[next % k]
-            next += 1
-            c.enqueue(FrameHeader.data(call, tag: tag, offset: offset, length: length),
-                      payload: bytes.baseAddress.map { UnsafeRawPointer($0 + offset) }, context: context)
-        }
-        roundRobin[peer] = next % k
         for c in conns where c.hasOutput { try flush(c) }
     }
 
@@ -257,10 +275,17 @@ public final class TCPTransport: Transport {
     /// Writes queued frames until the socket is full or the queue is empty.
     private func flush(_ c: Connection) throws(CommunicatorError) {
         while c.hasOutput {
+            c.refill()
             let n = c.writeSome()
             if n < 0 {
                 let e = -n
                 if e == EAGAIN || e == EINTR { return }
+                // A peer that gave up says why before it closes: read what it sent first.
+                for other in peerConnections[c.peer] ?? [] where !other.closed {
+                    do { try receive(other) } catch {
+                        if case .aborted = error { throw error }
+                    }
+                }
                 closedPeers.insert(c.peer)
                 throw .peerLost(rank: c.peer, "rank \(c.peer) was lost: writing to it from rank \(rank) failed (\(errnoText(Int32(e))))\(call.map { " during \($0)" } ?? "")")
             }
@@ -427,6 +452,18 @@ struct Incoming {
     var staging: UnsafeMutableRawBufferPointer?
 }
 
+/// The part of a message that one connection still has to cut into frames.
+struct OutMessage {
+    var call: CallDescriptor
+    var tag: MessageTag
+    var base: UnsafeRawPointer?
+    /// Byte offsets in the message: the next frame starts at `next`; the part ends at `end`.
+    var next: Int
+    var end: Int
+    var frame: Int
+    var context: Int
+}
+
 /// One TCP connection to a peer: its outgoing frame queue and its incoming state.
 final class Connection {
     static let inboxBytes = 64 << 10
@@ -448,6 +485,9 @@ final class Connection {
     private var owned: [UnsafeMutableRawBufferPointer] = []
     private var queue: [OutFrame] = []
     private var head = 0
+    /// Messages with frames not yet queued, served in turn by `refill`.
+    private var messages: [OutMessage] = []
+    private var turn = 0
     /// Bytes of the head frame (header, then payload) already written.
     private var written = 0
     var finishedFrames: [Int] = []
@@ -477,7 +517,7 @@ final class Connection {
         return UnsafeRawPointer(b.baseAddress!)
     }
 
-    var hasOutput: Bool { head < queue.count }
+    var hasOutput: Bool { head < queue.count || !messages.isEmpty }
     var buffered: Int { end - start }
 
     func compact() {
@@ -495,10 +535,34 @@ final class Connection {
         queue.append(f)
     }
 
+    /// Adds a message to send; its frames join the queue as `refill` takes them.
+    func add(_ m: OutMessage) { messages.append(m) }
+
+    /// Tops the frame queue up to `batch` unwritten frames, taking one frame from each message in
+    /// turn: messages to one peer share its connection like processor sharing, so a small slice
+    /// does not wait behind a whole large message of another tree.
+    func refill() {
+        while queue.count - head < Connection.batch && !messages.isEmpty {
+            if turn >= messages.count { turn = 0 }
+            var m = messages[turn]
+            let length = min(m.frame, m.end - m.next)
+            enqueue(FrameHeader.data(m.call, tag: m.tag, offset: m.next, length: length),
+                    payload: m.base.map { $0 + m.next }, context: m.context)
+            m.next += length
+            if m.next >= m.end {
+                messages.remove(at: turn)
+            } else {
+                messages[turn] = m
+                turn += 1
+            }
+        }
+    }
+
     /// Forgets frames not yet started (an abort makes them moot).
     func dropQueued() {
         let keep = written > 0 ? head + 1 : head
         if keep < queue.count { queue.removeSubrange(keep...) }
+        messages.removeAll()
     }
 
     /// One `sendmsg` of up to `batch` frames; returns bytes written or −errno. Finished frames'
