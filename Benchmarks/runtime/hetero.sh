@@ -8,7 +8,8 @@
 # of the ring on the fabric, and of the ring in rank order, against the synthesized bound.
 # Writes Benchmarks/runtime/results/hetero.csv. Needs root (namespaces, tc). Cleans up on exit.
 # Usage: [EXTRA_SLICES="8 16"] Benchmarks/runtime/hetero.sh [MAXBYTES] [ITERS]
-# (EXTRA_SLICES adds forest runs lowered with those slice counts instead of the default 4.)
+# (EXTRA_SLICES adds forest runs lowered with those slice counts instead of the default 4;
+# PROFILE_ONLY=1 skips the table and runs only the per-link profile.)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 maxbytes=${1:-67108864}
@@ -92,17 +93,19 @@ record() {  # NAME ARGS...: a run over the sizes, added to the results
     run "$@" -b 1M -e "$maxbytes" -f 4
     tail -n +2 "$work/$1.csv" | awk -F, -v p="$1" '{ print p "," $5 "," $10 "," $11 "," $14 "," $15 }' >> "$out/hetero.csv"
 }
+if [ -z "${PROFILE_ONLY:-}" ]; then
 record grove-forest --topology "$topology" --algo forest
 for s in ${EXTRA_SLICES:-}; do record "grove-forest-slices$s" --topology "$topology" --algo forest --slices "$s"; done
 record grove-ring-fabric --topology "$topology" --algo ring
 record grove-ring-rank-order --algo ring
+fi
 # Profile: how busy each shaped link is during a forest call of MAXBYTES. tc counts the bytes each
 # link sent (TCP/IP headers included) over the run; divided by the calls made (1 warm-up, ITERS
 # timed, 1 checked) and by a call's measured time, it gives the link's busy share per call.
 snapshot() { for h in 0 1 2 3; do tc -n "$tag$h" -s -j qdisc show | python3 -c "
 import json,sys
 for q in json.load(sys.stdin):
-    print(q['dev'], q['options']['rate'], q['bytes'])
+    if q['kind'] == 'tbf': print(q['dev'], q['options']['rate'], q['bytes'])
 "; done; }
 snapshot > "$work/before"
 run profile --topology "$topology" --algo forest -b "$maxbytes" -e "$maxbytes"
