@@ -4,7 +4,9 @@
 # (`mpirun --mca btl tcp,self`) and MPICH (its default device), all measured in the same run,
 # each call timed alone and an iteration's time taken as the slowest rank's.
 # Writes Benchmarks/runtime/results/loopback.csv and prints the busbw table with ratios.
-# Usage: Benchmarks/runtime/loopback.sh [MAXBYTES] [ITERS] [WARMUP]
+# REPEAT=R runs every program R times, interleaved (the machine is noisy: Open MPI's busbw at
+# 1 MiB varied 0.46–0.75 GB/s between runs); the summary takes the median row per size.
+# Usage: [REPEAT=3] Benchmarks/runtime/loopback.sh [MAXBYTES] [ITERS] [WARMUP]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 maxbytes=${1:-268435456}
@@ -24,20 +26,22 @@ command -v mpicc.openmpi >/dev/null || { echo "needs Open MPI: apt-get install -
 
 "$grove" topo generate star --ranks 4 --bandwidth 25 -o "$work/star4.json"
 echo "program,size_bytes,time_us,p50_us,busbw_gbps,wrong" > "$out/loopback.csv"
+mpicc.openmpi -O2 -o "$work/mpi-openmpi" $here/mpi_allreduce.c
+command -v mpicc.mpich >/dev/null && mpicc.mpich -O2 -o "$work/mpi-mpich" $here/mpi_allreduce.c
+for round in $(seq 1 "${REPEAT:-1}"); do
 for algo in auto forest ring; do
     echo "grove $algo ..." >&2
     "$grove" launch -n 4 --no-prefix -- "$grove" bench -c allreduce --topology "$work/star4.json" --algo "$algo" \
         -b 8 -e "$maxbytes" -f 2 -n "$iters" -w "$warmup" --out-of-place-only --csv "$work/grove-$algo.csv" >&2
     tail -n +2 "$work/grove-$algo.csv" | awk -F, -v p="grove-$algo" '{ print p "," $5 "," $10 "," $11 "," $14 "," $15 }' >> "$out/loopback.csv"
 done
-mpicc.openmpi -O2 -o "$work/mpi-openmpi" $here/mpi_allreduce.c
 echo "open mpi ..." >&2
 mpirun.openmpi --allow-run-as-root --oversubscribe -np 4 --mca btl tcp,self "$work/mpi-openmpi" 8 "$maxbytes" 2 "$iters" "$warmup" \
     | awk -F, '{ print "openmpi-tcp," $1 "," $3 "," $4 "," $6 "," $7 }' >> "$out/loopback.csv"
 if command -v mpicc.mpich >/dev/null; then
-    mpicc.mpich -O2 -o "$work/mpi-mpich" $here/mpi_allreduce.c
     echo "mpich ..." >&2
     mpirun.mpich -np 4 "$work/mpi-mpich" 8 "$maxbytes" 2 "$iters" "$warmup" \
         | awk -F, '{ print "mpich," $1 "," $3 "," $4 "," $6 "," $7 }' >> "$out/loopback.csv"
 fi
+done
 python3 $here/summarize.py "$out/loopback.csv" openmpi-tcp

@@ -1,12 +1,18 @@
-"""Prints busbw per size for every program in a results CSV, and each program's ratio to a
-reference program. Usage: summarize.py RESULTS.csv REFERENCE-PROGRAM"""
+"""Prints busbw per size for every program in a results CSV (the median row where a program ran
+several times), and each program's ratio to a reference program.
+Usage: summarize.py RESULTS.csv REFERENCE-PROGRAM"""
 import csv
 import sys
+from collections import defaultdict
 
 rows = list(csv.DictReader(open(sys.argv[1])))
 reference = sys.argv[2]
 programs = list(dict.fromkeys(r["program"] for r in rows))
-table = {(r["program"], int(r["size_bytes"])): r for r in rows}
+runs = defaultdict(list)
+for r in rows:
+    runs[(r["program"], int(r["size_bytes"]))].append(r)
+table = {k: sorted(v, key=lambda r: float(r["busbw_gbps"]))[len(v) // 2] for k, v in runs.items()}
+print(f"{max(len(v) for v in runs.values())} run(s) per program and size; median shown")
 sizes = sorted({int(r["size_bytes"]) for r in rows})
 others = [p for p in programs if p != reference]
 print("busbw in GB/s (10^9 B/s); ratio = program / " + reference)
