@@ -17,7 +17,9 @@ public final class TCPTransport: Transport {
     public struct Options: Sendable, Equatable {
         /// Connections to each peer; frames are striped over them.
         public var connectionsPerPeer: Int
-        /// SO_SNDBUF/SO_RCVBUF for data sockets; 0 keeps the kernel's autotuning.
+        /// SO_SNDBUF/SO_RCVBUF for data sockets; 0 (the default) keeps the kernel's autotuning,
+        /// which grows buffers to `net.ipv4.tcp_rmem`/`tcp_wmem`'s maximum — larger than a fixed
+        /// size may be (`net.core.rmem_max` caps those, and fixing a size turns autotuning off).
         public var socketBufferBytes: Int
         /// The largest frame a message is cut into.
         public var frameBytes: Int
