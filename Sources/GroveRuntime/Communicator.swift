@@ -16,7 +16,8 @@ public final class Communicator {
     public let rank: Int
     public let worldSize: Int
     public let plans: PlanLibrary
-    /// How long one call may take before it fails with `.timeout`.
+    /// How long one call may take before it fails with `.timeout`; `run(…, timeout:)` overrides it
+    /// for one call.
     public var timeout: Duration
     /// The algorithm the last call ran ("forest", "ring", "double_binary_tree", "local").
     public private(set) var lastAlgorithm = ""
@@ -142,7 +143,8 @@ public final class Communicator {
         let token = UnsafeMutableRawBufferPointer.allocate(byteCount: worldSize, alignment: 1)
         defer { token.deallocate() }
         token.initializeMemory(as: UInt8.self, repeating: 1)
-        try execute(plan, .allreduce, input: UnsafeRawPointer(token.baseAddress!), output: token.baseAddress!, count: worldSize, type: .uint8, op: .max, root: 0)
+        try execute(plan, .allreduce, input: UnsafeRawPointer(token.baseAddress!), output: token.baseAddress!, count: worldSize,
+                    type: .uint8, op: .max, root: 0, timeout: timeout)
     }
 
     // MARK: Untyped call
@@ -151,7 +153,7 @@ public final class Communicator {
     /// C API). Pointers follow the NCCL conventions above; `input` may equal `output` (or point
     /// into it) for in-place calls.
     public func run(_ collective: Collective, input: UnsafeRawPointer?, output: UnsafeMutableRawPointer?, count: Int,
-                    type: DataType, op: ReduceOp = .sum, root: Int = 0) throws(CommunicatorError) {
+                    type: DataType, op: ReduceOp = .sum, root: Int = 0, timeout: Duration? = nil) throws(CommunicatorError) {
         if let failure { throw failure }
         guard count >= 0 else { throw reject(.invalidArgument("rank \(rank): \(collective.rawValue): count \(count) is negative")) }
         guard !collective.needsRoot || (0..<worldSize).contains(root) else {
@@ -161,14 +163,15 @@ public final class Communicator {
         guard let input, let output else { throw reject(.invalidArgument("rank \(rank): \(collective.rawValue): a buffer of \(count) elements has no memory")) }
         let bytes = count * type.size * ([.allgather, .reduceScatter].contains(collective) ? worldSize : 1)
         let plan = try checked { () throws(CommunicatorError) in try plans.plan(collective, root: root, bytes: bytes) }
-        try execute(plan, collective, input: input, output: output, count: count, type: type, op: op, root: root)
+        try execute(plan, collective, input: input, output: output, count: count, type: type, op: op, root: root,
+                    timeout: timeout ?? self.timeout)
         if op == .avg && [.allreduce, .reduceScatter].contains(collective) || op == .avg && collective == .reduce && rank == root {
             Reduction.divide(type, output, count: count, by: worldSize)
         }
     }
 
     private func execute(_ plan: Plan, _ collective: Collective, input: UnsafeRawPointer, output: UnsafeMutableRawPointer,
-                         count: Int, type: DataType, op: ReduceOp, root: Int) throws(CommunicatorError) {
+                         count: Int, type: DataType, op: ReduceOp, root: Int, timeout: Duration) throws(CommunicatorError) {
         calls &+= 1
         let call = CallDescriptor(number: calls, collective: collective, dataType: type, op: op, count: count, root: root)
         if worldSize == 1 {

@@ -67,6 +67,8 @@ public final class TCPTransport: Transport {
     private var call: CallDescriptor?
     private var posted: [Key: Posted] = [:]
     private var staged: [Key: Staged] = [:]
+    /// Emptied piece lists of consumed early messages, reused so staging allocates nothing once warm.
+    private var pieceLists: [[(offset: Int, buffer: UnsafeMutableRawBufferPointer, length: Int)]] = []
     private var sendFramesLeft: [Int32] = []
     private var completions: [TransportEvent] = []
     private var failure: CommunicatorError?
@@ -198,7 +200,7 @@ public final class TCPTransport: Transport {
         if let failure { throw failure }
         let key = Key(peer: peer, tag: tag)
         var p = Posted(bytes: bytes, context: context, received: 0, frames: 0)
-        if let early = staged.removeValue(forKey: key) {
+        if var early = staged.removeValue(forKey: key) {
             try check(early.call, from: peer)
             for piece in early.pieces {
                 try place(piece.length, at: piece.offset, into: p, from: peer)
@@ -207,6 +209,8 @@ public final class TCPTransport: Transport {
                 p.received += piece.length
                 p.frames += 1
             }
+            early.pieces.removeAll(keepingCapacity: true)
+            pieceLists.append(early.pieces)
             if p.frames > 0 && p.received == bytes.count {
                 completions.append(TransportEvent(kind: .received, value: context))
                 return
@@ -425,7 +429,8 @@ public final class TCPTransport: Transport {
                 posted[f.key] = p
             }
         } else {
-            staged[f.key, default: Staged(call: f.call)].pieces.append((f.offset, f.staging!, f.length))
+            if staged[f.key] == nil { staged[f.key] = Staged(call: f.call, pieces: pieceLists.popLast() ?? []) }
+            staged[f.key]!.pieces.append((f.offset, f.staging!, f.length))
         }
     }
 

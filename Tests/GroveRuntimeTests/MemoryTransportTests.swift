@@ -109,6 +109,26 @@ let collectivesWithRoot: [(Collective, Int)] = [(.allreduce, 0), (.allgather, 0)
         }
     }
 
+    /// A rank that never makes the call: the others fail within the per-call timeout, naming it.
+    @Test func perCallTimeoutNamesTheSilentRank() throws {
+        let started = ContinuousClock.now
+        let errors = try withMemoryWorld(3, library: { _ in try PlanLibrary(.baseline(.ring), worldSize: 3) }, timeout: .seconds(30)) { c in
+            guard c.rank != 1 else { return }
+            let a = UnsafeMutableBufferPointer<Float>.allocate(capacity: 64)
+            defer { a.deallocate() }
+            a.initialize(repeating: 1)
+            try c.run(.allreduce, input: UnsafeRawPointer(a.baseAddress), output: UnsafeMutableRawPointer(a.baseAddress), count: 64,
+                      type: .float32, timeout: .milliseconds(300))
+        }
+        #expect(ContinuousClock.now - started < .seconds(10))
+        #expect(errors[1] == nil)
+        for r in [0, 2] {
+            let text = errors[r].map { "\($0)" } ?? "no error"
+            // The silent rank is among those named as owing data ("rank 1", or "ranks 0, 1").
+            #expect(text.contains("timed out") && (text.contains("rank 1") || text.contains(", 1")), "rank \(r): \(text)")
+        }
+    }
+
     @Test func lostRankIsNamed() throws {
         let errors = try withMemoryWorld(4, library: { _ in try PlanLibrary(.baseline(.ring), worldSize: 4) }, timeout: .seconds(10)) { c in
             var a = [Float](repeating: 1, count: 4096)
