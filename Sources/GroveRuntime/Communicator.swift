@@ -26,8 +26,9 @@ public final class Communicator {
     private var failure: CommunicatorError?
     private var executors: [ExecutorKey: Executor] = [:]
     private var scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 64, alignment: 64)
-    /// Kept so that the rendezvous store (served by rank 0) lives as long as the communicator.
-    var rendezvous: AnyObject?
+    /// The rendezvous store rank 0 serves, kept as long as the communicator and stopped with it
+    /// (its threads hold it, so it would otherwise keep MASTER_PORT until the process exits).
+    var rendezvous: StoreServer?
 
     /// The default for `timeout`: long enough for a 1 GiB allreduce over a slow network,
     /// short enough that a lost rank is reported while someone is still watching.
@@ -54,7 +55,10 @@ public final class Communicator {
         self.timeout = timeout
     }
 
-    deinit { scratch.deallocate() }
+    deinit {
+        scratch.deallocate()
+        rendezvous?.stop()
+    }
 
     // MARK: Typed calls
 

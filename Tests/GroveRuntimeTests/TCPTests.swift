@@ -138,3 +138,17 @@ func withTCPWorld(_ n: Int, ranks: [Int]? = nil, timeout: Duration = .seconds(20
         }
     }
 }
+
+@Suite struct StoreLifetime {
+    /// A communicator that ends gives its MASTER_PORT back: a second job can use the same port.
+    @Test func portIsFreeAgainAfterTheCommunicatorEnds() {
+        let port = freeLoopbackPort()
+        for round in 0..<2 {
+            let errors = withTCPWorld(2, port: port, library: { _ in try PlanLibrary(.baseline(.ring), worldSize: 2) }) { c in
+                var a = [Float](repeating: 1, count: 10)
+                try c.allreduce(&a)
+            }
+            #expect(errors.isEmpty, "round \(round): \(errors)")
+        }
+    }
+}
