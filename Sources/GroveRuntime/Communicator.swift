@@ -35,6 +35,8 @@ public final class Communicator {
     public static let defaultTimeout: Duration = .seconds(60)
 
     struct ExecutorKey: Hashable {
+        /// "barrier" for the barrier's own plan, which may share an algorithm name with a call's.
+        var purpose: String
         var algorithm: String
         var collective: Collective
         var root: Int
@@ -148,13 +150,13 @@ public final class Communicator {
         defer { token.deallocate() }
         token.initializeMemory(as: UInt8.self, repeating: 1)
         try execute(plan, .allreduce, input: UnsafeRawPointer(token.baseAddress!), output: token.baseAddress!, count: worldSize,
-                    type: .uint8, op: .max, root: 0, timeout: timeout)
+                    type: .uint8, op: .max, root: 0, timeout: timeout, purpose: "barrier")
     }
 
     // MARK: Untyped call
 
-    /// A collective on raw memory, for callers that pick the type at run time (the benchmark, the
-    /// C API). Pointers follow the NCCL conventions above; `input` may equal `output` (or point
+    /// A collective on raw memory, for callers that pick the type at run time (the benchmark).
+    /// Pointers follow the NCCL conventions above; `input` may equal `output` (or point
     /// into it) for in-place calls.
     public func run(_ collective: Collective, input: UnsafeRawPointer?, output: UnsafeMutableRawPointer?, count: Int,
                     type: DataType, op: ReduceOp = .sum, root: Int = 0, timeout: Duration? = nil) throws(CommunicatorError) {
@@ -175,7 +177,8 @@ public final class Communicator {
     }
 
     private func execute(_ plan: Plan, _ collective: Collective, input: UnsafeRawPointer, output: UnsafeMutableRawPointer,
-                         count: Int, type: DataType, op: ReduceOp, root: Int, timeout: Duration) throws(CommunicatorError) {
+                         count: Int, type: DataType, op: ReduceOp, root: Int, timeout: Duration,
+                         purpose: String = "call") throws(CommunicatorError) {
         calls &+= 1
         let call = CallDescriptor(number: calls, collective: collective, dataType: type, op: op, count: count, root: root)
         if worldSize == 1 {
@@ -185,7 +188,7 @@ public final class Communicator {
             return
         }
         lastAlgorithm = plan.algorithm
-        let key = ExecutorKey(algorithm: plan.algorithm, collective: collective, root: plan.root?.rawValue ?? 0, count: count, elementSize: type.size)
+        let key = ExecutorKey(purpose: purpose, algorithm: plan.algorithm, collective: collective, root: plan.root?.rawValue ?? 0, count: count, elementSize: type.size)
         let executor: Executor
         if let e = executors[key] { executor = e } else {
             executor = Executor(CompiledProgram(plan.programs[rank], plan: plan, count: count, elementSize: type.size))
