@@ -78,7 +78,8 @@ struct SocketAddress: Hashable, CustomStringConvertible {
 
 func errnoText(_ code: Int32 = errno) -> String { String(cString: strerror(code)) }
 
-/// A TCP socket, closed when released.
+/// A TCP socket, closed when released. Sendable because its only state is the immutable
+/// descriptor; the store hands sockets to its client threads, one thread per socket.
 final class Socket: @unchecked Sendable {
     let fd: Int32
 
