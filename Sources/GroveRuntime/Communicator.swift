@@ -91,9 +91,7 @@ public final class Communicator {
     /// In place: this rank's part is already at `rank · count` of `buffer`.
     public func allgather<T: CommunicatorElement>(inPlace buffer: UnsafeMutableBufferPointer<T>) throws(CommunicatorError) {
         try divisible(buffer.count, "allgather buffer")
-        let count = buffer.count / worldSize
-        try run(.allgather, input: UnsafeRawPointer(buffer.baseAddress.map { $0 + rank * count }),
-                output: UnsafeMutableRawPointer(buffer.baseAddress), count: count, type: T.dataType, op: .sum)
+        try runInPlace(.allgather, buffer, op: .sum)
     }
 
     public func allgather<T: CommunicatorElement>(_ input: [T]) throws(CommunicatorError) -> [T] {
@@ -119,9 +117,7 @@ public final class Communicator {
     /// In place: the result lands at `rank · count` of `buffer`.
     public func reduceScatter<T: CommunicatorElement>(inPlace buffer: UnsafeMutableBufferPointer<T>, op: ReduceOp = .sum) throws(CommunicatorError) {
         try divisible(buffer.count, "reduce-scatter buffer")
-        let count = buffer.count / worldSize
-        try run(.reduceScatter, input: UnsafeRawPointer(buffer.baseAddress),
-                output: UnsafeMutableRawPointer(buffer.baseAddress.map { $0 + rank * count }), count: count, type: T.dataType, op: op)
+        try runInPlace(.reduceScatter, buffer, op: op)
     }
 
     /// Every rank's `buffer` gets root's.
@@ -151,6 +147,15 @@ public final class Communicator {
         token.initializeMemory(as: UInt8.self, repeating: 1)
         try execute(plan, .allreduce, input: UnsafeRawPointer(token.baseAddress!), output: token.baseAddress!, count: worldSize,
                     type: .uint8, op: .max, root: 0, timeout: timeout, purpose: "barrier")
+    }
+
+    /// An allgather or reduce-scatter in place on `buffer` (world size × count elements).
+    private func runInPlace<T: CommunicatorElement>(_ collective: Collective, _ buffer: UnsafeMutableBufferPointer<T>, op: ReduceOp) throws(CommunicatorError) {
+        let count = buffer.count / worldSize
+        let pointers = UnsafeMutableRawPointer(buffer.baseAddress).map {
+            CallBuffers.inPlace(collective, buffer: $0, count: count, elementSize: T.dataType.size, rank: rank)
+        }
+        try run(collective, input: pointers.map { UnsafeRawPointer($0.input) }, output: pointers?.output, count: count, type: T.dataType, op: op)
     }
 
     // MARK: Untyped call

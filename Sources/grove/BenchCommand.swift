@@ -182,22 +182,8 @@ struct Bench: ParsableCommand {
     /// slowest rank's), then one checked call on fresh data.
     func measure(_ comm: Communicator, count: Int, inPlace: Bool) throws -> BenchResult {
         let n = comm.worldSize
-        let inCount = collective == .reduceScatter ? n * count : count
-        let outCount = collective == .allgather ? n * count : count
-        let bytes = max(inCount, outCount, 1) * dataType.size
-        let input = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes, alignment: 4096)
-        let output = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes, alignment: 4096)
-        defer { input.deallocate(); output.deallocate() }
-        output.initializeMemory(as: UInt8.self, repeating: 0)
-        var src = UnsafeMutableRawPointer(input.baseAddress!)
-        var dst = output.baseAddress!
-        if inPlace {
-            switch collective {
-            case .allgather: src = dst + comm.rank * count * dataType.size
-            case .reduceScatter: src = dst; dst = dst + comm.rank * count * dataType.size
-            default: src = dst
-            }
-        }
+        let buffers = CallBuffers(collective, count: count, type: dataType, rank: comm.rank, worldSize: n, inPlace: inPlace)
+        let (src, dst) = (buffers.input, buffers.output)
         DataPattern.fillInput(src, collective, type: dataType, count: count, rank: comm.rank, worldSize: n, op: op)
         func call() throws { try comm.run(collective, input: src, output: dst, count: count, type: dataType, op: op, root: root) }
         for _ in 0..<warmup { try call() }
@@ -211,7 +197,7 @@ struct Bench: ParsableCommand {
         }
         try comm.allreduce(&seconds, op: .max)
         // Fresh data for the check: the timed in-place calls overwrote the input.
-        if inPlace && collective == .allgather { output.initializeMemory(as: UInt8.self, repeating: 0) }
+        if inPlace && collective == .allgather { buffers.resetOutput(to: 0) }
         DataPattern.fillInput(src, collective, type: dataType, count: count, rank: comm.rank, worldSize: n, op: op)
         try call()
         var wrong = [Int64(DataPattern.wrongElements(collective, type: dataType, op: op, output: dst, count: count,

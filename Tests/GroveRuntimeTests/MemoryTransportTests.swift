@@ -42,21 +42,8 @@ struct UncheckedBox<T>: @unchecked Sendable {
 /// One collective on raw buffers, checked against `DataPattern`; returns the wrong elements.
 func runChecked(_ c: Communicator, _ collective: Collective, type: DataType, op: ReduceOp, count: Int, inPlace: Bool, root: Int = 0) throws -> Int {
     let n = c.worldSize
-    let inCount = collective == .reduceScatter ? n * count : count
-    let outCount = collective == .allgather ? n * count : count
-    let input = UnsafeMutableRawBufferPointer.allocate(byteCount: max(inCount, outCount) * type.size, alignment: 64)
-    let output = UnsafeMutableRawBufferPointer.allocate(byteCount: max(inCount, outCount) * type.size, alignment: 64)
-    defer { input.deallocate(); output.deallocate() }
-    output.initializeMemory(as: UInt8.self, repeating: 0xEE)
-    var inPtr = UnsafeMutableRawPointer(input.baseAddress!)
-    var outPtr = output.baseAddress!
-    if inPlace {
-        switch collective {
-        case .allgather: inPtr = outPtr + c.rank * count * type.size
-        case .reduceScatter: inPtr = outPtr; outPtr = inPtr + c.rank * count * type.size
-        default: inPtr = outPtr
-        }
-    }
+    let buffers = CallBuffers(collective, count: count, type: type, rank: c.rank, worldSize: n, inPlace: inPlace, outputFill: 0xEE)
+    let (inPtr, outPtr) = (buffers.input, buffers.output)
     DataPattern.fillInput(inPtr, collective, type: type, count: count, rank: c.rank, worldSize: n, op: op)
     try c.run(collective, input: inPtr, output: outPtr, count: count, type: type, op: op, root: root)
     return DataPattern.wrongElements(collective, type: type, op: op, output: outPtr, count: count, rank: c.rank, worldSize: n, root: root)
@@ -107,6 +94,25 @@ let collectivesWithRoot: [(Collective, Int)] = [(.allreduce, 0), (.allgather, 0)
             #expect(e != nil, "rank \(r) did not fail")
             #expect(e.map { "\($0)".contains("count 200") && "\($0)".contains("count 100") } ?? false, "rank \(r): \(String(describing: e))")
         }
+    }
+
+    /// The typed in-place calls put this rank's block where NCCL does.
+    @Test func typedInPlaceCalls() throws {
+        let wrong = WrongCounter()
+        let errors = try withMemoryWorld(3, library: { _ in try PlanLibrary(.baseline(.ring), worldSize: 3) }) { c in
+            var gathered = [Int32](repeating: -1, count: 3 * 5)
+            for i in 0..<5 { gathered[c.rank * 5 + i] = Int32(c.rank * 100 + i) }
+            try gathered.withUnsafeMutableBufferPointer { (b: inout UnsafeMutableBufferPointer<Int32>) throws(CommunicatorError) in try c.allgather(inPlace: b) }
+            let wantGathered: [Int32] = (0..<15).map { (i: Int) -> Int32 in Int32((i / 5) * 100 + i % 5) }
+            wrong.add(zip(gathered, wantGathered).filter { $0 != $1 }.count, "allgather rank \(c.rank)")
+            var reduced = (0..<15).map { Int32($0 + c.rank) }
+            try reduced.withUnsafeMutableBufferPointer { (b: inout UnsafeMutableBufferPointer<Int32>) throws(CommunicatorError) in try c.reduceScatter(inPlace: b) }
+            let block = Array(reduced[(c.rank * 5)..<(c.rank * 5 + 5)])
+            let wantBlock: [Int32] = (0..<5).map { (i: Int) -> Int32 in Int32(3 * (c.rank * 5 + i) + 3) }
+            wrong.add(zip(block, wantBlock).filter { $0 != $1 }.count, "reduce-scatter rank \(c.rank)")
+        }
+        #expect(errors.allSatisfy { $0 == nil }, "\(errors)")
+        #expect(wrong.total == 0, "\(wrong.notes)")
     }
 
     /// A rank that never makes the call: the others fail within the per-call timeout, naming it.
