@@ -15,3 +15,5 @@ swift test --parallel 2>&1
 bash Tests/netns/multihost.sh .build/debug/grove
 # Shipped schedules: regenerated and compared, verified, simulated (release build).
 bash scripts/check-schedules.sh
+# Bandwidths written by scripts (Python floats): exact bound on the rounded fabric, both engines, a run.
+bash Tests/float-fabrics.sh .build/release/grove

@@ -130,6 +130,7 @@ public enum SynthesisError: Error, Sendable, CustomStringConvertible {
     case packingFailed(root: Int)
     case checkFailed(String)
     case engineFailed(String)
+    case tooLarge(String)
 
     public var description: String {
         switch self {
@@ -139,6 +140,7 @@ public enum SynthesisError: Error, Sendable, CustomStringConvertible {
         case .packingFailed(let r): return "internal error: the trees of root \(r) could not be completed; please report this fabric"
         case .checkFailed(let m): return "internal error: the forest failed its check (\(m)); please report this fabric"
         case .engineFailed(let m): return m
+        case .tooLarge(let m): return m
         }
     }
 }
@@ -176,6 +178,7 @@ public enum Synthesizer {
                                   progress: ((String) -> Void)? = nil) throws(SynthesisError) -> Synthesis {
         let n = fabric.rankCount
         guard n > 1 else { throw .singleRank }
+        try IntegerFabric.checkHeadroom(fabric)
         let r = root ?? Rank(0)
         guard r.rawValue >= 0 && r.rawValue < n else { throw .badRoot(r.rawValue, ranks: n) }
         func phase(_ direction: TreeDirection, roots: [Rank]) throws(SynthesisError) -> (Forest, Rational) {
@@ -220,11 +223,14 @@ public enum Synthesizer {
         // x* = P/Q capacity units per root. With k trees per root, one tree unit is x*/k, and a
         // link of capacity c holds c·k·Q/P units: the least k that makes all of these integers.
         let (p, q) = (rate.perRootUnits.numerator, rate.perRootUnits.denominator)
+        // With G = gcd(P, Q·g) (g the capacities' gcd): k = P/G, and c·k·Q/P = c·Q/G, an integer
+        // since G divides Q·g and g divides c. Both stay below the headroom checked on entry.
         let g = integer.capacities.reduce(0, Rational.gcd)
-        let k = p / Rational.gcd(p, Rational.checkedMul(q, g))
+        let G = Rational.gcd(p, q * g)
+        let k = p / G
         var original = RoutedGraph(vertexCount: fabric.vertexCount)
         for (i, l) in fabric.links.enumerated() {
-            let units = Rational.checkedMul(Rational.checkedMul(integer.capacities[i], k), q) / p
+            let units = integer.capacities[i] * q / G
             original.add(l.from.rawValue, l.to.rawValue, [Route(switches: [], amount: units)])
         }
         var graph = original

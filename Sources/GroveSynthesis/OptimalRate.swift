@@ -17,6 +17,31 @@ public struct IntegerFabric: Sendable {
         capacities = fabric.links.map { ($0.bandwidth.gigabytesPerSecond * Rational(l)).numerator }
     }
 
+    /// Synthesis forms integers up to 2·C·N, where C is the total capacity in integer units
+    /// (at most 10^12 per link, as bandwidths are whole kB/s up to 10^6 GB/s) and N the rank
+    /// count: the rate search's scaled arcs (c·q with q ≤ N) and demand (P·N with P ≤ C), the
+    /// packing's units c·Q/G ≤ c·N and multiplicity k ≤ C, the lowering's fractions of 1/(k·N).
+    /// Checking that bound once here is what keeps every later product from overflowing.
+    public static func checkHeadroom(_ fabric: Fabric) throws(SynthesisError) {
+        let integer = IntegerFabric(fabric)
+        var total = 0
+        for c in integer.capacities {
+            let (t, o) = total.addingReportingOverflow(c)
+            guard !o else { throw .tooLarge(tooLargeMessage(fabric)) }
+            total = t
+        }
+        let (twice, o1) = total.multipliedReportingOverflow(by: 2 * fabric.rankCount)
+        let (_, o2) = twice.multipliedReportingOverflow(by: fabric.rankCount)
+        if o1 || o2 { throw .tooLarge(tooLargeMessage(fabric)) }
+    }
+
+    private static func tooLargeMessage(_ fabric: Fabric) -> String {
+        let total = fabric.links.reduce(0.0) { $0 + $1.bandwidth.gigabytesPerSecond.doubleValue }
+        return "the fabric's total link capacity (\(Int(total)) GB/s over \(fabric.links.count) links, at 1 kB/s resolution) "
+            + "times its \(fabric.rankCount) ranks squared is too large for exact 64-bit synthesis; "
+            + "give bandwidths in coarser units (fewer significant digits) or split the fabric"
+    }
+
     /// A flow network over the fabric's vertices plus a source vertex (index `vertexCount`),
     /// with link capacities multiplied by `multiplier`. Returns the network and the source arcs
     /// (one per rank in `roots`, capacity 0 until set).

@@ -26,6 +26,85 @@ public struct Bandwidth: Hashable, Comparable, Sendable, CustomStringConvertible
     public static func + (a: Bandwidth, b: Bandwidth) -> Bandwidth {
         Bandwidth(gigabytesPerSecond: a.gigabytesPerSecond + b.gigabytesPerSecond)
     }
+
+    /// Bandwidths are whole numbers of kB/s: the resolution is 1 kB/s (10^-6 GB/s), the range
+    /// 1 kB/s to 10^6 GB/s (1 PB/s). With these two limits, exact 64-bit arithmetic holds every
+    /// capacity, and synthesis checks the sums it forms once (`IntegerFabric`) instead of trapping.
+    public static let unitsPerGBps = 1_000_000
+    public static let resolution = Bandwidth(gigabytesPerSecond: Rational(1, unitsPerGBps))
+    public static let maximum = Bandwidth(1_000_000)
+
+    /// Whether this bandwidth is a whole number of kB/s within the supported range.
+    public var isRepresentable: Bool {
+        let r = gigabytesPerSecond
+        return Bandwidth.unitsPerGBps % r.denominator == 0 && r >= Bandwidth.resolution.gigabytesPerSecond
+            && r <= Bandwidth.maximum.gigabytesPerSecond
+    }
+
+    /// What a JSON number literal gives as a bandwidth.
+    public enum Reading: Equatable, Sendable {
+        /// The literal rounded to the nearest kB/s (ties away from zero); `exact` is false when
+        /// rounding changed it, as for Python's `27.500000000000004`.
+        case value(Bandwidth, exact: Bool)
+        case notANumber, zero, negative, belowResolution, aboveMaximum
+    }
+
+    /// Reads a JSON number literal of any length or exponent as a bandwidth in GB/s, digit by
+    /// digit, so that `1e308`, `1e-308` and 40-digit mantissas are judged by value, never trap.
+    /// O(length of the literal).
+    public static func reading(literal text: String) -> Reading {
+        var chars = Substring(text)
+        let negative = chars.first == "-"
+        if negative { chars = chars.dropFirst() }
+        var digits: [UInt8] = []
+        var pointExponent = 0, seenDot = false, seenDigit = false
+        while let c = chars.first, let v = c.asciiValue, c == "." || (48...57).contains(v) {
+            chars = chars.dropFirst()
+            if c == "." {
+                if seenDot { return .notANumber }
+                seenDot = true
+                continue
+            }
+            seenDigit = true
+            if digits.isEmpty && v == 48 { if seenDot { pointExponent -= 1 }; continue }
+            digits.append(v - 48)
+            if seenDot { pointExponent -= 1 }
+        }
+        guard seenDigit else { return .notANumber }
+        var exponent = 0
+        if let e = chars.first, e == "e" || e == "E" {
+            chars = chars.dropFirst()
+            var expNegative = false
+            if chars.first == "+" || chars.first == "-" { expNegative = chars.first == "-"; chars = chars.dropFirst() }
+            guard !chars.isEmpty, chars.allSatisfy({ $0.isASCII && $0.isNumber }) else { return .notANumber }
+            // Saturate: any exponent past ±10^7 is as good as infinite for a 13-digit range.
+            let significant = chars.drop(while: { $0 == "0" })
+            let e = significant.count > 7 ? 9_999_999 : Int(significant.isEmpty ? "0" : significant)!
+            exponent = expNegative ? -e : e
+            chars = chars.dropLast(chars.count)
+        }
+        guard chars.isEmpty else { return .notANumber }
+        while digits.last == 0 { digits.removeLast(); pointExponent += 1 }
+        if digits.isEmpty { return .zero }
+        if negative { return .negative }
+        // value = digits × 10^(exponent + pointExponent) GB/s; in kB/s units shift by 6 more.
+        let shift = exponent + pointExponent + 6
+        let integerDigits = digits.count + shift
+        if integerDigits > 13 { return .aboveMaximum }
+        var units = 0
+        for i in 0..<max(integerDigits, 0) { units = units * 10 + (i < digits.count ? Int(digits[i]) : 0) }
+        var exact = true
+        if integerDigits < digits.count {
+            let dropped = digits[max(integerDigits, 0)...]
+            exact = false
+            // Ties and above round up: the first dropped digit decides (a dropped 5 followed by
+            // zeros is a tie, and trailing zeros were removed above).
+            if integerDigits >= 0, dropped.first! >= 5 { units += 1 }
+        }
+        if units == 0 { return .belowResolution }
+        let value = Bandwidth(gigabytesPerSecond: Rational(units, unitsPerGBps))
+        return value > maximum ? .aboveMaximum : .value(value, exact: exact)
+    }
 }
 
 /// One directed link. Parallel links in a file are merged into one with the summed bandwidth.
@@ -150,10 +229,12 @@ public struct Fabric: Sendable, Equatable {
     /// Reachability and switch balance. O(V + E) for the two searches from rank 0.
     private func structuralProblems() -> [TopologyProblem] {
         var problems: [TopologyProblem] = []
-        for l in links where l.bandwidth.gigabytesPerSecond <= .zero {
+        for l in links where !l.bandwidth.isRepresentable {
             problems.append(TopologyProblem(where: "link \(name(of: l.from)) → \(name(of: l.to))",
-                message: "bandwidth must be positive"))
+                message: "bandwidth \(l.bandwidth.gigabytesPerSecond.decimalString) GB/s (parallel links summed) is not a whole number of kB/s between 1 kB/s and 10^6 GB/s"))
         }
+        // Sums below are safe only over representable bandwidths.
+        guard problems.isEmpty else { return problems }
         let (out, inn) = capacities()
         for s in switches where out[s.rawValue] != inn[s.rawValue] {
             problems.append(TopologyProblem(where: "switch '\(name(of: s))'",

@@ -11,6 +11,9 @@ public enum TopologyFile {
         public var fabric: Fabric
         /// Things that are not errors but that the user probably did not mean (unknown keys).
         public var warnings: [TopologyProblem]
+        /// Links whose bandwidth literal was rounded to the 1 kB/s resolution (see
+        /// `Bandwidth.reading(literal:)`); the bound is exact for the rounded fabric.
+        public var roundedLinks: [String]
     }
 
     static let topKeys: Set<String> = ["name", "description", "version", "ranks", "switches", "links"]
@@ -25,6 +28,7 @@ public enum TopologyFile {
         }
         var problems: [TopologyProblem] = []
         var warnings: [TopologyProblem] = []
+        var roundedLinks: [String] = []
         var fields: [String: JSONNode] = [:]
         for m in members {
             if !topKeys.contains(m.key) {
@@ -73,7 +77,7 @@ public enum TopologyFile {
         if let node = fields["links"] {
             if case .array(let items) = node.value {
                 for (i, item) in items.enumerated() {
-                    if let l = parseLink(item, index: i, problems: &problems, warnings: &warnings) { links.append(contentsOf: l) }
+                    if let l = parseLink(item, index: i, problems: &problems, warnings: &warnings, rounded: &roundedLinks) { links.append(contentsOf: l) }
                 }
             } else {
                 problems.append(TopologyProblem(where: "\"links\" at \(node.position)", message: "expected a list of link objects, found \(node.value.kindName)"))
@@ -87,10 +91,11 @@ public enum TopologyFile {
             throw .invalid(problems + Fabric.resolve(ranks: ranks, switches: switches, links: links).problems)
         }
         let fabric = try Fabric(name: name, description: description, ranks: ranks, switches: switches, links: links)
-        return Parsed(fabric: fabric, warnings: warnings)
+        return Parsed(fabric: fabric, warnings: warnings, roundedLinks: roundedLinks)
     }
 
-    private static func parseLink(_ item: JSONNode, index i: Int, problems: inout [TopologyProblem], warnings: inout [TopologyProblem])
+    private static func parseLink(_ item: JSONNode, index i: Int, problems: inout [TopologyProblem], warnings: inout [TopologyProblem],
+                                  rounded quantized: inout [String])
         -> [Fabric.NamedLink]? {
         guard case .object(let members) = item.value else {
             problems.append(TopologyProblem(where: "link \(i) at \(item.position)", message: "expected an object with \"from\", \"to\", \"bandwidth\", found \(item.value.kindName)"))
@@ -100,6 +105,9 @@ public enum TopologyFile {
         for m in members {
             if !linkKeys.contains(m.key) {
                 warnings.append(TopologyProblem(where: "link \(i) at \(m.keyPosition)", message: "unknown key '\(m.key)' ignored (known: \(linkKeys.sorted().joined(separator: ", ")))"))
+            }
+            if f[m.key] != nil {
+                problems.append(TopologyProblem(where: "link \(i) at \(m.keyPosition)", message: "key '\(m.key)' appears twice in one link; give it once"))
             }
             f[m.key] = m.value
         }
@@ -121,14 +129,25 @@ public enum TopologyFile {
             problems.append(TopologyProblem(where: label, message: "bandwidth is \(bw.value.kindName), not a number; give GB/s as a number such as 25 or 12.5"))
             return nil
         }
-        guard let value = Rational(decimalLiteral: literal) else {
+        let value: Bandwidth
+        switch Bandwidth.reading(literal: literal) {
+        case .value(let v, let exact):
+            value = v
+            if !exact { quantized.append(label) }
+        case .notANumber:
             problems.append(TopologyProblem(where: label, message: "bandwidth \(literal) is not a finite number; give GB/s as a number such as 25 or 12.5"))
             return nil
-        }
-        guard value > .zero else {
-            problems.append(TopologyProblem(where: label, message: value == .zero
-                ? "bandwidth is zero; remove the link or give its speed in GB/s"
-                : "bandwidth \(literal) is negative; give its speed in GB/s (use two links for two directions)"))
+        case .zero:
+            problems.append(TopologyProblem(where: label, message: "bandwidth is zero; remove the link or give its speed in GB/s"))
+            return nil
+        case .negative:
+            problems.append(TopologyProblem(where: label, message: "bandwidth \(literal) is negative; give its speed in GB/s (use two links for two directions)"))
+            return nil
+        case .belowResolution:
+            problems.append(TopologyProblem(where: label, message: "bandwidth \(literal) GB/s is below Grove's resolution of 1 kB/s (0.000001 GB/s); bandwidth is in GB/s"))
+            return nil
+        case .aboveMaximum:
+            problems.append(TopologyProblem(where: label, message: "bandwidth \(literal) GB/s is above Grove's maximum of 10^6 GB/s (1 PB/s); bandwidth is in GB/s"))
             return nil
         }
         var latency: Double?
@@ -147,7 +166,7 @@ public enum TopologyFile {
             }
             bidirectional = v
         }
-        let forward = (from: from, to: to, bandwidth: Bandwidth(gigabytesPerSecond: value), latency: latency)
+        let forward = (from: from, to: to, bandwidth: value, latency: latency)
         return bidirectional ? [forward, (from: to, to: from, bandwidth: forward.bandwidth, latency: latency)] : [forward]
     }
 

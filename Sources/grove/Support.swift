@@ -29,8 +29,16 @@ func reportingErrors(_ body: () throws -> Void) throws {
 }
 
 /// Reads and validates a topology file; warnings go to stderr.
-func loadFabric(_ path: String) throws -> Fabric {
+func loadFabric(_ path: String) throws -> Fabric { try loadTopology(path).fabric }
+
+/// Reads and validates a topology file; warnings and the rounding note go to stderr, and a flood
+/// of problems (a generated file with thousands of bad names) is cut to its first lines and a count.
+func loadTopology(_ path: String) throws -> TopologyFile.Parsed {
     guard let data = FileManager.default.contents(atPath: path) else {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw UserError("\(path): is a directory; give a topology file")
+        }
         throw UserError("\(path): cannot read the file (does it exist?)")
     }
     guard let text = String(data: data, encoding: .utf8) else {
@@ -38,15 +46,24 @@ func loadFabric(_ path: String) throws -> Fabric {
     }
     do {
         let parsed = try TopologyFile.parse(text)
-        for w in parsed.warnings { Console.note("grove: warning: \(path): \(w)") }
-        return parsed.fabric
+        for line in capped(parsed.warnings.map(\.description)) { Console.note("grove: warning: \(path): \(line)") }
+        if let first = parsed.roundedLinks.first {
+            Console.note("grove: note: \(path): \(parsed.roundedLinks.count) bandwidth(s) rounded to Grove's 1 kB/s resolution "
+                + "(first: \(first)); the bound is exact for the rounded fabric")
+        }
+        return parsed
     } catch {
         switch error {
         case .syntax(let e): throw UserError("\(path):\(e.position.line):\(e.position.column): \(e.message)")
-        case .invalid(let problems): throw UserError(problems.map { "\(path): \($0)" }.joined(separator: "\ngrove: "))
+        case .invalid(let problems): throw UserError(capped(problems.map { "\(path): \($0)" }).joined(separator: "\ngrove: "))
         case .unreadable(let m): throw UserError("\(path): \(m)")
         }
     }
+}
+
+/// The first `limit` diagnostics and, if there are more, one line counting the rest.
+func capped(_ lines: [String], limit: Int = 20) -> [String] {
+    lines.count <= limit ? lines : Array(lines.prefix(limit)) + ["… and \(lines.count - limit) more like these"]
 }
 
 func writeOutput(_ text: String, to path: String?) throws {

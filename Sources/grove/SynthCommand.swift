@@ -49,7 +49,8 @@ struct Synth: ParsableCommand {
             if let all { return try synthesizeAll(all) }
             guard let topology else { throw UserError("give a topology file, or --all FOLDER -o FOLDER") }
             guard slices >= 1 else { throw UserError("--slices must be at least 1") }
-            let fabric = try loadFabric(topology)
+            let parsed = try loadTopology(topology)
+            let fabric = parsed.fabric
             let rootRank = try resolveRoot(fabric)
             let progress = Progress()
             var engineFunction: Synthesizer.RateEngine?
@@ -72,7 +73,8 @@ struct Synth: ParsableCommand {
                 try writeOutput(ScheduleFile.write(schedule, forest: result, fabric: fabric), to: output)
             }
             if json {
-                printJSON(result, fabric: fabric, seconds: seconds, baselines: baselines, model: baselineModel)
+                printJSON(result, fabric: fabric, seconds: seconds, baselines: baselines, model: baselineModel,
+                          roundedLinks: parsed.roundedLinks.count)
             } else {
                 printSummary(result, fabric: fabric, seconds: seconds, baselines: baselines, model: baselineModel)
             }
@@ -164,7 +166,7 @@ struct Synth: ParsableCommand {
         return outside.count < cut.count ? "the links \(inward) {\(list(outside))}" : "the links \(outward) {\(list(cut))}"
     }
 
-    func printJSON(_ s: Synthesis, fabric: Fabric, seconds: Double, baselines: [(Baseline, Double)], model: String) {
+    func printJSON(_ s: Synthesis, fabric: Fabric, seconds: Double, baselines: [(Baseline, Double)], model: String, roundedLinks: Int) {
         let q = TopologyFile.quote
         var fields: [String] = [
             "\"collective\": \(q(s.collective.rawValue))",
@@ -182,6 +184,10 @@ struct Synth: ParsableCommand {
             "\"bottleneck\": [" + (s.forests.first?.bound.bottleneck ?? []).map { q(fabric.name(of: $0)) }.joined(separator: ", ") + "]",
         ]
         if let r = s.root { fields.append("\"root\": \(r.rawValue)") }
+        if roundedLinks > 0 {
+            fields.append("\"bandwidths_rounded\": \(roundedLinks)")
+            fields.append("\"note\": \(q("bandwidths rounded to 1 kB/s; the bound is exact for the rounded fabric"))")
+        }
         if !baselines.isEmpty {
             fields.append("\"baselines\": {" + baselines.map { "\(q($0.0.rawValue)): \($0.1)" }.joined(separator: ", ") + "}")
             fields.append("\"baseline_model\": \(q(model))")

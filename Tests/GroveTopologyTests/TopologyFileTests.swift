@@ -157,3 +157,68 @@ func fabricText(ranks: [String] = ["a", "b"], switches: [String] = [], links: [S
         #expect(Rational(decimalLiteral: "") == nil)
     }
 }
+
+/// Bandwidth literals as scripts write them: any length, any exponent, read by value and rounded
+/// once to 1 kB/s; out-of-range values are named, never trapped on.
+@Suite struct BandwidthLiteralTests {
+    func units(_ literal: String) -> (Int, Bool)? {
+        guard case .value(let b, let exact) = Bandwidth.reading(literal: literal) else { return nil }
+        let r = b.gigabytesPerSecond * Rational(Bandwidth.unitsPerGBps)
+        #expect(r.isInteger)
+        return (r.numerator, exact)
+    }
+
+    @Test func pythonFloatArtifactsRoundToTheNearestKilobytePerSecond() {
+        #expect(units("27.500000000000004")! == (27_500_000, false))
+        #expect(units("33.333333333333336")! == (33_333_333, false))
+        #expect(units("12.5")! == (12_500_000, true))
+        #expect(units("0.0000015")! == (2, false))
+        #expect(units("0.0000014999")! == (1, false))
+        #expect(units("1.5e-6")! == (2, false))
+        #expect(units("2500e-3")! == (2_500_000, true))
+        #expect(units("0.000000500")! == (1, false))
+        #expect(units("1000000")! == (1_000_000_000_000, true))
+        #expect(units("1E6")! == (1_000_000_000_000, true))
+        #expect(units("000012.50000")! == (12_500_000, true))
+        #expect(units("1" + String(repeating: "0", count: 5) + "." + String(repeating: "1", count: 60))! == (100_000_111_111, false))
+    }
+
+    @Test func extremesAreNamedNotTrapped() {
+        #expect(Bandwidth.reading(literal: "1e308") == .aboveMaximum)
+        #expect(Bandwidth.reading(literal: "1e17") == .aboveMaximum)
+        #expect(Bandwidth.reading(literal: "9e15") == .aboveMaximum)
+        #expect(Bandwidth.reading(literal: "1000000.0000005") == .aboveMaximum)
+        #expect(Bandwidth.reading(literal: "1e99999999999999999999") == .aboveMaximum)
+        #expect(Bandwidth.reading(literal: "1e-308") == .belowResolution)
+        #expect(Bandwidth.reading(literal: "1e-18") == .belowResolution)
+        #expect(Bandwidth.reading(literal: "0.0000004999") == .belowResolution)
+        #expect(Bandwidth.reading(literal: "1e-99999999999999999999") == .belowResolution)
+        #expect(Bandwidth.reading(literal: "-0") == .zero)
+        #expect(Bandwidth.reading(literal: "0.0e5") == .zero)
+        #expect(Bandwidth.reading(literal: "-2.5") == .negative)
+        #expect(Bandwidth.reading(literal: "1.2.3") == .notANumber)
+        #expect(Bandwidth.reading(literal: "1e") == .notANumber)
+    }
+
+    @Test func fileMessagesNameTheLinkAndTheRange() {
+        #expect(singleProblem(fabricText(links: [#"{"from": "a", "to": "b", "bandwidth": 1e17, "bidirectional": true}"#]))
+            .contains("above Grove's maximum of 10^6 GB/s"))
+        #expect(singleProblem(fabricText(links: [#"{"from": "a", "to": "b", "bandwidth": 1e-18, "bidirectional": true}"#]))
+            .contains("below Grove's resolution of 1 kB/s"))
+        #expect(singleProblem(fabricText(links: [#"{"from": "a", "to": "b", "bandwidth": 5, "bandwidth": 7, "bidirectional": true}"#]))
+            .contains("key 'bandwidth' appears twice in one link"))
+    }
+
+    @Test func roundedLinksAreReported() throws {
+        let parsed = try TopologyFile.parse(fabricText(links: [
+            #"{"from": "a", "to": "b", "bandwidth": 27.500000000000004}"#, #"{"from": "b", "to": "a", "bandwidth": 25}"#]))
+        #expect(parsed.roundedLinks.count == 1)
+        #expect(parsed.roundedLinks[0].hasPrefix("link 0 (a → b)"))
+    }
+
+    @Test func parallelLinksAboveTheMaximumAreRejected() {
+        let text = fabricText(links: [#"{"from": "a", "to": "b", "bandwidth": 1e6, "bidirectional": true}"#,
+                                      #"{"from": "a", "to": "b", "bandwidth": 1, "bidirectional": true}"#])
+        #expect(throws: TopologyError.self) { try TopologyFile.parse(text) }
+    }
+}
