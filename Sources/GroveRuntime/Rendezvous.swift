@@ -10,8 +10,9 @@ import Glibc
 /// | rank | `RANK` (torchrun), `SLURM_PROCID`, `OMPI_COMM_WORLD_RANK`, `PMI_RANK`, `PMIX_RANK` |
 /// | world size | `WORLD_SIZE`, `SLURM_NTASKS`, `OMPI_COMM_WORLD_SIZE`, `PMI_SIZE` |
 /// | local rank | `LOCAL_RANK`, `SLURM_LOCALID`, `OMPI_COMM_WORLD_LOCAL_RANK`, `MPI_LOCALRANKID` |
-/// | rank 0's host | `MASTER_ADDR` (required when the world has more than one rank) |
+/// | rank 0's host | `MASTER_ADDR`; else this host when the launcher says every rank is local (`OMPI_COMM_WORLD_LOCAL_SIZE`, `MPI_LOCALNRANKS`, `SLURM_STEP_NUM_NODES`), else the first node of `SLURM_STEP_NODELIST` / `SLURM_JOB_NODELIST` |
 /// | store port | `MASTER_PORT`, default 29500 |
+/// | store | torchrun's agent store when `TORCHELASTIC_USE_AGENT_STORE=True` (keys under `grove/RUN_ID/RESTART_COUNT/`), else rank 0 serves one |
 /// | data interface | `GROVE_SOCKET_IFNAME` (names or prefixes, `^` to exclude) |
 /// | connections per peer | `GROVE_CONNECTIONS` |
 /// | call timeout | `GROVE_TIMEOUT` (seconds) |
@@ -24,11 +25,17 @@ public struct LaunchEnvironment: Sendable, Equatable {
     public var socketInterface: String?
     public var connectionsPerPeer: Int?
     public var timeout: Duration?
+    /// Whether a launcher (torchrun's agent) already serves the store on `masterPort`; if not,
+    /// rank 0 serves it.
+    public var launcherStore: Bool
+    /// Prefix of Grove's keys in the store, so restarts and other users of a shared store never collide.
+    public var storeNamespace: String
 
     public static let defaultPort = 29500
 
     public init(rank: Int, worldSize: Int, localRank: Int = 0, masterAddress: String, masterPort: Int = LaunchEnvironment.defaultPort,
-                socketInterface: String? = nil, connectionsPerPeer: Int? = nil, timeout: Duration? = nil) {
+                socketInterface: String? = nil, connectionsPerPeer: Int? = nil, timeout: Duration? = nil,
+                launcherStore: Bool = false, storeNamespace: String = "grove/") {
         self.rank = rank
         self.worldSize = worldSize
         self.localRank = localRank
@@ -37,6 +44,8 @@ public struct LaunchEnvironment: Sendable, Equatable {
         self.socketInterface = socketInterface
         self.connectionsPerPeer = connectionsPerPeer
         self.timeout = timeout
+        self.launcherStore = launcherStore
+        self.storeNamespace = storeNamespace
     }
 
     public static func from(_ env: [String: String]) throws(CommunicatorError) -> LaunchEnvironment {
@@ -56,10 +65,7 @@ public struct LaunchEnvironment: Sendable, Equatable {
         guard size >= 1 else { throw .configuration("WORLD_SIZE=\(size): the world needs at least one rank") }
         guard rank >= 0 && rank < size else { throw .configuration("RANK \(rank) is not below WORLD_SIZE \(size): ranks are numbered 0…\(size - 1)") }
         guard (1...65535).contains(port) else { throw .configuration("MASTER_PORT=\(port) is not a TCP port (1…65535)") }
-        let master = env["MASTER_ADDR"] ?? ""
-        guard !master.isEmpty || size == 1 else {
-            throw .configuration("MASTER_ADDR is not set: export the address of rank 0's host on every rank (torchrun convention)")
-        }
+        let master = try masterAddress(env, worldSize: size)
         var connections: Int?
         if let v = env["GROVE_CONNECTIONS"] {
             guard let c = Int(v), (1...64).contains(c) else { throw .configuration("GROVE_CONNECTIONS=\(v) must be a number of connections per peer, 1…64") }
@@ -71,8 +77,60 @@ public struct LaunchEnvironment: Sendable, Equatable {
             timeout = .milliseconds(Int64(s * 1000))
         }
         let interface = env["GROVE_SOCKET_IFNAME"].flatMap { $0.isEmpty ? nil : $0 }
-        return LaunchEnvironment(rank: rank, worldSize: size, localRank: local, masterAddress: master.isEmpty ? "127.0.0.1" : master,
-                                 masterPort: port, socketInterface: interface, connectionsPerPeer: connections, timeout: timeout)
+        // torchrun's agent serves a c10d store on MASTER_PORT and keeps it across restarts.
+        let agent = env["TORCHELASTIC_USE_AGENT_STORE"]?.lowercased() == "true"
+        let namespace = agent ? "grove/\(env["TORCHELASTIC_RUN_ID"] ?? "none")/\(env["TORCHELASTIC_RESTART_COUNT"] ?? "0")/" : "grove/"
+        return LaunchEnvironment(rank: rank, worldSize: size, localRank: local, masterAddress: master,
+                                 masterPort: port, socketInterface: interface, connectionsPerPeer: connections, timeout: timeout,
+                                 launcherStore: agent, storeNamespace: namespace)
+    }
+
+    /// Rank 0's host: `MASTER_ADDR`, or what the launcher's own variables imply.
+    static func masterAddress(_ env: [String: String], worldSize size: Int) throws(CommunicatorError) -> String {
+        if let m = env["MASTER_ADDR"], !m.isEmpty { return m }
+        if size == 1 { return "127.0.0.1" }
+        // Every rank on this host: Open MPI, MPICH (hydra) and Slurm each say so.
+        let localCounts = [env["OMPI_COMM_WORLD_LOCAL_SIZE"], env["MPI_LOCALNRANKS"]].compactMap { $0.flatMap { Int($0) } }
+        if localCounts.contains(size) || env["SLURM_STEP_NUM_NODES"] == "1" || (env["SLURM_STEP_NUM_NODES"] == nil && env["SLURM_NNODES"] == "1") {
+            return "127.0.0.1"
+        }
+        // Slurm starts task 0 on the first node of the step.
+        for name in ["SLURM_STEP_NODELIST", "SLURM_JOB_NODELIST", "SLURM_NODELIST"] {
+            if let list = env[name], let first = SlurmNodeList.first(list) { return first }
+        }
+        let launcher = env["OMPI_COMM_WORLD_SIZE"] != nil ? "mpirun -x MASTER_ADDR=<rank 0's host> …"
+            : env["PMI_SIZE"] != nil ? "mpiexec -genv MASTER_ADDR <rank 0's host> …" : "export MASTER_ADDR=<rank 0's host>"
+        throw .configuration("MASTER_ADDR is not set and the ranks run on several hosts: give every rank the address of rank 0's host (\(launcher))")
+    }
+}
+
+/// Slurm's compressed host lists (`node[01-04,07],gpu5`).
+enum SlurmNodeList {
+    /// The first host name: up to the first top-level comma, each bracket replaced by its first
+    /// number with its zero padding (`node[01-04]` → `node01`). Nil for an empty or malformed list.
+    static func first(_ list: String) -> String? {
+        var out = "", depth = 0, inBracket = "", result: String?
+        for c in list {
+            switch c {
+            case "[":
+                guard depth == 0 else { return nil }
+                depth = 1
+                inBracket = ""
+            case "]":
+                guard depth == 1 else { return nil }
+                depth = 0
+                let first = inBracket.split(whereSeparator: { $0 == "," || $0 == "-" }).first.map(String.init) ?? ""
+                guard !first.isEmpty, first.allSatisfy(\.isNumber) else { return nil }
+                out += first
+            case "," where depth == 0:
+                result = out
+            default:
+                if depth == 1 { inBracket.append(c) } else { out.append(c) }
+            }
+            if result != nil { break }
+        }
+        if result == nil && depth == 0 { result = out }
+        return result.flatMap { $0.isEmpty ? nil : $0 }
     }
 }
 
@@ -94,8 +152,10 @@ enum Rendezvous {
                         timeout: Duration) throws(CommunicatorError) -> (TCPTransport, StoreServer?) {
         let deadline = ContinuousClock.now + timeout
         let master = try SocketAddress.resolve(env.masterAddress, port: env.masterPort)
-        let store = env.rank == 0 ? try StoreServer(port: UInt16(env.masterPort)) : nil
-        let client = try StoreClient(master, deadline: deadline)
+        let store = env.rank == 0 && !env.launcherStore ? try StoreServer(port: UInt16(env.masterPort)) : nil
+        let client = try StoreClient(master, namespace: env.storeNamespace, describedAs: env.launcherStore
+            ? "torchrun's store at \(env.masterAddress):\(env.masterPort) (MASTER_ADDR:MASTER_PORT)"
+            : "the rendezvous store of rank 0 at \(env.masterAddress):\(env.masterPort) (MASTER_ADDR:MASTER_PORT)", deadline: deadline)
         let bindAddress = try env.socketInterface.map { (s) throws(CommunicatorError) in try SocketAddress.interface(s).address } ?? .any
         let listener = try Socket.listen(on: bindAddress, what: "rank \(env.rank)'s data port")
         var advertised = listener.localAddress

@@ -3,11 +3,40 @@ import Foundation
 import Glibc
 #endif
 
-/// The rendezvous key/value store that rank 0 serves (as torch's TCPStore): ranks put their
-/// address under their rank and wait for everyone else's. Requests are
-/// `op u8 · key length u32 · key · value length u32 · value · wait ms u32`, little-endian;
-/// ops 1 "insert if absent", 2 "get, waiting up to wait ms", 3 "set". The reply is a status
-/// byte (0 ok, 1 exists / not found), then for a found get `length u32 · value`.
+/// The rendezvous key/value store speaks the wire protocol of torch's c10d `TCPStore`, the subset
+/// Grove needs, so that one client talks both to the store rank 0 serves and to the store that
+/// torchrun's agent already serves on `MASTER_PORT` (and a torch client can read Grove's keys).
+///
+/// Little-endian throughout: a command byte; keys and values are `u64 length · bytes`; key
+/// lists are `u64 count · keys`. A connection opens with `VALIDATE · u32 0x3C85F7CE` (no reply).
+/// | command | request | reply |
+/// | --- | --- | --- |
+/// | SET 1 | key, value | none |
+/// | COMPARE_SET 2 | key, expected, desired | the value now stored (a missing key with empty `expected` is created) |
+/// | GET 3 | key | value (empty when missing: WAIT first) |
+/// | ADD 4 | key, i64 | i64, the new total (stored as decimal text) |
+/// | CHECK 5 | keys | 0 all present, 1 not |
+/// | WAIT 6 | keys | 0 once all are present; CANCEL_WAIT 12 ends it with 1 |
+/// | PING 13 | u32 | the same u32 |
+enum StoreWire {
+    static let validate: UInt8 = 0, set: UInt8 = 1, compareSet: UInt8 = 2, get: UInt8 = 3, add: UInt8 = 4
+    static let check: UInt8 = 5, wait: UInt8 = 6, cancelWait: UInt8 = 12, ping: UInt8 = 13
+    static let magic: UInt32 = 0x3C85_F7CE
+    static let stopWaiting: UInt8 = 0, waitCanceled: UInt8 = 1
+    /// torch's libuv server limits; a longer key or value ends the connection.
+    static let maxKey = 8192, maxValue = 8 << 20, maxKeys = 4096
+
+    static func u64(_ v: Int) -> [UInt8] { withUnsafeBytes(of: UInt64(v).littleEndian, Array.init) }
+    static func u32(_ v: UInt32) -> [UInt8] { withUnsafeBytes(of: v.littleEndian, Array.init) }
+    static func string(_ s: [UInt8]) -> [UInt8] { u64(s.count) + s }
+    static func integer<T: FixedWidthInteger>(_ b: [UInt8], as: T.Type) -> T {
+        b.withUnsafeBytes { T(littleEndian: $0.loadUnaligned(as: T.self)) }
+    }
+}
+
+/// The store rank 0 serves when no launcher serves one (one thread per client; a job's ranks
+/// connect once each). A connection that does not open with VALIDATE within 10 s, or sends
+/// anything malformed, is closed: a stranger on the port harms nobody.
 final class StoreServer: @unchecked Sendable {
     let listener: Socket
     private let condition = NSCondition()
@@ -41,92 +70,171 @@ final class StoreServer: @unchecked Sendable {
             if stopped { condition.unlock(); return }
             clients.append(c)
             condition.unlock()
-            let t = Thread { [self] in serve(c) }
+            let t = Thread { [self] in
+                serve(c)
+                shutdown(c.fd, Int32(SHUT_RDWR))
+            }
             t.name = "grove-store-client"
             t.start()
         }
     }
 
+    private struct Malformed: Error {}
+
     private func serve(_ c: Socket) {
-        let forever = ContinuousClock.now + .seconds(86400 * 365)
         let who = "a store client"
-        func u32(_ b: [UInt8]) -> Int { Int(b.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self)) }) }
-        func block() throws(CommunicatorError) -> [UInt8] {
-            let n = u32(try c.readBytes(4, deadline: forever, what: who) ?? [])
-            guard n <= 1 << 20 else { throw .protocolViolation(peer: -1, "store request of \(n) bytes") }
-            return try c.readBytes(n, deadline: forever, what: who) ?? []
+        let idle = ContinuousClock.now + .seconds(86400 * 365)
+        func read(_ n: Int, _ deadline: ContinuousClock.Instant) throws -> [UInt8] {
+            guard let b = try c.readBytes(n, deadline: deadline, what: who) else { throw Malformed() }
+            return b
         }
-        while true {
-            do {
-                guard let op = try c.readBytes(1, deadline: forever, what: who)?.first else { return }
-                let key = String(decoding: try block(), as: UTF8.self)
-                let value = try block()
-                let wait = u32(try c.readBytes(4, deadline: forever, what: who) ?? [0, 0, 0, 0])
-                var reply: [UInt8]
-                condition.lock()
+        // A request's parts follow its command byte at once; a client that stalls mid-request is dropped.
+        func block(limit: Int) throws -> [UInt8] {
+            let n = StoreWire.integer(try read(8, .now + .seconds(10)), as: UInt64.self)
+            guard n <= UInt64(limit) else { throw Malformed() }
+            return try read(Int(n), .now + .seconds(10))
+        }
+        func key() throws -> String { String(decoding: try block(limit: StoreWire.maxKey), as: UTF8.self) }
+        func keyList() throws -> [String] {
+            let n = StoreWire.integer(try read(8, .now + .seconds(10)), as: UInt64.self)
+            guard n <= UInt64(StoreWire.maxKeys) else { throw Malformed() }
+            return try (0..<Int(n)).map { _ in try key() }
+        }
+        func reply(_ bytes: [UInt8]) throws { try c.writeBytes(bytes, deadline: .now + .seconds(30), what: who) }
+        do {
+            let hello = try read(5, .now + .seconds(10))
+            guard hello[0] == StoreWire.validate, StoreWire.integer(Array(hello[1...]), as: UInt32.self) == StoreWire.magic else { return }
+            while true {
+                let op = try read(1, idle)[0]
                 switch op {
-                case 1:
-                    if values[key] == nil { values[key] = value; reply = [0] } else { reply = [1] }
-                    condition.broadcast()
-                case 3:
-                    values[key] = value
-                    reply = [0]
-                    condition.broadcast()
+                case StoreWire.set:
+                    let (k, v) = (try key(), try block(limit: StoreWire.maxValue))
+                    update { $0[k] = v }
+                case StoreWire.compareSet:
+                    let (k, expected, desired) = (try key(), try block(limit: StoreWire.maxValue), try block(limit: StoreWire.maxValue))
+                    let now: [UInt8] = update { values in
+                        switch values[k] {
+                        case nil where expected.isEmpty: values[k] = desired; return desired
+                        case nil: return expected
+                        case let current? where current == expected: values[k] = desired; return desired
+                        case let current?: return current
+                        }
+                    }
+                    try reply(StoreWire.string(now))
+                case StoreWire.get:
+                    let k = try key()
+                    try reply(StoreWire.string(update { $0[k] } ?? []))
+                case StoreWire.add:
+                    let k = try key()
+                    let delta = StoreWire.integer(try read(8, .now + .seconds(10)), as: Int64.self)
+                    let total: Int64 = update { values in
+                        let sum = (values[k].flatMap { Int64(String(decoding: $0, as: UTF8.self)) } ?? 0) &+ delta
+                        values[k] = Array(String(sum).utf8)
+                        return sum
+                    }
+                    try reply(withUnsafeBytes(of: total.littleEndian, Array.init))
+                case StoreWire.check:
+                    let keys = try keyList()
+                    try reply([update { v in keys.allSatisfy { v[$0] != nil } } ? 0 : 1])
+                case StoreWire.wait:
+                    try reply([try waitForKeys(try keyList(), c)])
+                case StoreWire.cancelWait:
+                    // The keys came just as the client gave up: it reads STOP_WAITING, then this.
+                    try reply([StoreWire.waitCanceled])
+                case StoreWire.ping:
+                    try reply(try read(4, .now + .seconds(10)))
                 default:
-                    let until = Date(timeIntervalSinceNow: Double(wait) / 1000)
-                    while values[key] == nil && !stopped && condition.wait(until: until) {}
-                    if let v = values[key] { reply = [0] + withUnsafeBytes(of: UInt32(v.count).littleEndian, Array.init) + v } else { reply = [1] }
+                    return
                 }
-                condition.unlock()
-                try c.writeBytes(reply, deadline: ContinuousClock.now + .seconds(30), what: who)
-            } catch {
-                return
+            }
+        } catch {
+            return
+        }
+    }
+
+    /// Blocks until every key is present (STOP_WAITING) or the client sends CANCEL_WAIT.
+    private func waitForKeys(_ keys: [String], _ c: Socket) throws -> UInt8 {
+        while true {
+            condition.lock()
+            let ready = keys.allSatisfy { values[$0] != nil }
+            if !ready && !stopped { condition.wait(until: Date(timeIntervalSinceNow: 0.05)) }
+            let isStopped = stopped
+            condition.unlock()
+            if ready { return StoreWire.stopWaiting }
+            if isStopped { throw Malformed() }
+            if c.wait(until: .now) {
+                guard try c.readBytes(1, deadline: .now + .seconds(1), what: "a store client")?.first == StoreWire.cancelWait else { throw Malformed() }
+                return StoreWire.waitCanceled
             }
         }
     }
+
+    private func update<T>(_ body: (inout [String: [UInt8]]) -> T) -> T {
+        condition.lock()
+        defer { condition.broadcast(); condition.unlock() }
+        return body(&values)
+    }
 }
 
-/// A rank's connection to the store.
+/// A rank's connection to the store: Grove's own (rank 0) or torchrun's agent store. Every key
+/// is sent as `/` + `namespace` + key, as torch's client does, so Python's
+/// `TCPStore.get("grove/…")` reads the same entries.
 final class StoreClient {
     let socket: Socket
     let server: String
+    let namespace: String
 
-    init(_ address: SocketAddress, deadline: ContinuousClock.Instant) throws(CommunicatorError) {
-        server = "the rendezvous store of rank 0 at \(address) (MASTER_ADDR:MASTER_PORT)"
+    init(_ address: SocketAddress, namespace: String, describedAs server: String, deadline: ContinuousClock.Instant) throws(CommunicatorError) {
+        self.server = server
+        self.namespace = "/" + namespace
         socket = try Socket.connect(to: address, deadline: deadline, what: server)
+        try socket.writeBytes([StoreWire.validate] + StoreWire.u32(StoreWire.magic), deadline: deadline, what: server)
     }
 
-    private func request(_ op: UInt8, _ key: String, _ value: [UInt8], wait: Duration, deadline: ContinuousClock.Instant) throws(CommunicatorError) -> [UInt8]? {
-        var m: [UInt8] = [op]
-        func u32(_ v: Int) { m += withUnsafeBytes(of: UInt32(v).littleEndian, Array.init) }
-        u32(key.utf8.count)
-        m += key.utf8
-        u32(value.count)
-        m += value
-        u32(Int(clamping: max(0, wait.milliseconds)))
-        try socket.writeBytes(m, deadline: deadline, what: server)
-        let replyDeadline = deadline + .seconds(5)
-        guard let status = try socket.readBytes(1, deadline: replyDeadline, what: server) else {
-            throw .rendezvous("\(server) closed the connection (did rank 0 exit?)")
-        }
-        guard status[0] == 0 else { return nil }
-        guard op == 2 else { return [] }
-        let length = try socket.readBytes(4, deadline: replyDeadline, what: server) ?? [0, 0, 0, 0]
-        return try socket.readBytes(Int(length.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self)) }), deadline: replyDeadline, what: server) ?? []
+    private func send(_ op: UInt8, _ parts: [[UInt8]], deadline: ContinuousClock.Instant) throws(CommunicatorError) {
+        try socket.writeBytes([op] + parts.flatMap(StoreWire.string), deadline: deadline, what: server)
     }
+
+    private func receive(_ n: Int, deadline: ContinuousClock.Instant) throws(CommunicatorError) -> [UInt8] {
+        guard let b = try socket.readBytes(n, deadline: deadline, what: server) else {
+            throw .rendezvous("\(server) closed the connection (did rank 0 or the launcher exit?)")
+        }
+        return b
+    }
+
+    private func receiveValue(deadline: ContinuousClock.Instant) throws(CommunicatorError) -> [UInt8] {
+        let n = StoreWire.integer(try receive(8, deadline: deadline), as: UInt64.self)
+        guard n <= UInt64(StoreWire.maxValue) else { throw .rendezvous("\(server) answered with a value of \(n) bytes: is MASTER_PORT another program's?") }
+        return try receive(Int(n), deadline: deadline)
+    }
+
+    private func wire(_ key: String) -> [UInt8] { Array((namespace + key).utf8) }
 
     /// Stores `value` unless the key exists; returns whether it was stored.
     func insert(_ key: String, _ value: String, deadline: ContinuousClock.Instant) throws(CommunicatorError) -> Bool {
-        try request(1, key, Array(value.utf8), wait: .zero, deadline: deadline) != nil
+        try send(StoreWire.compareSet, [wire(key), [], Array(value.utf8)], deadline: deadline)
+        return try receiveValue(deadline: deadline + .seconds(5)) == Array(value.utf8)
     }
 
     func set(_ key: String, _ value: String, deadline: ContinuousClock.Instant) throws(CommunicatorError) {
-        _ = try request(3, key, Array(value.utf8), wait: .zero, deadline: deadline)
+        try send(StoreWire.set, [wire(key), Array(value.utf8)], deadline: deadline)
     }
 
     /// The value, waiting for it until `deadline`; nil if it never came.
     func get(_ key: String, deadline: ContinuousClock.Instant) throws(CommunicatorError) -> String? {
-        let wait = deadline - ContinuousClock.now
-        return try request(2, key, [], wait: wait, deadline: deadline).map { String(decoding: $0, as: UTF8.self) }
+        try socket.writeBytes([StoreWire.wait] + StoreWire.u64(1) + StoreWire.string(wire(key)), deadline: deadline, what: server)
+        if !socket.wait(until: deadline) {
+            try socket.writeBytes([StoreWire.cancelWait], deadline: deadline + .seconds(5), what: server)
+            // STOP_WAITING may have crossed the cancel: read up to WAIT_CANCELED, then the key is absent or racing.
+            var answers: [UInt8] = []
+            while answers.last != StoreWire.waitCanceled { answers += try receive(1, deadline: deadline + .seconds(5)) }
+            guard answers.first == StoreWire.stopWaiting else { return nil }
+        } else {
+            guard try receive(1, deadline: deadline + .seconds(5)) == [StoreWire.stopWaiting] else {
+                throw .rendezvous("\(server) answered a wait with something else: is MASTER_PORT another program's?")
+            }
+        }
+        try send(StoreWire.get, [wire(key)], deadline: deadline + .seconds(5))
+        return String(decoding: try receiveValue(deadline: deadline + .seconds(5)), as: UTF8.self)
     }
 }

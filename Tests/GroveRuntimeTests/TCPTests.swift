@@ -100,6 +100,64 @@ func withTCPWorld(_ n: Int, ranks: [Int]? = nil, timeout: Duration = .seconds(20
         #expect(pmi?.worldSize == 1)
     }
 
+    /// Without MASTER_ADDR, the launcher's own variables say where rank 0 is.
+    @Test func rankZeroFoundFromTheLauncher() {
+        func master(_ env: [String: String]) -> String {
+            do { return try LaunchEnvironment.from(env).masterAddress } catch { return error.description }
+        }
+        #expect(master(["OMPI_COMM_WORLD_RANK": "1", "OMPI_COMM_WORLD_SIZE": "4", "OMPI_COMM_WORLD_LOCAL_SIZE": "4"]) == "127.0.0.1")
+        #expect(master(["OMPI_COMM_WORLD_RANK": "1", "OMPI_COMM_WORLD_SIZE": "8", "OMPI_COMM_WORLD_LOCAL_SIZE": "4"]).contains("mpirun -x MASTER_ADDR="))
+        #expect(master(["PMI_RANK": "2", "PMI_SIZE": "4", "MPI_LOCALNRANKS": "4"]) == "127.0.0.1")
+        #expect(master(["PMI_RANK": "2", "PMI_SIZE": "4", "MPI_LOCALNRANKS": "2"]).contains("mpiexec -genv MASTER_ADDR"))
+        #expect(master(["SLURM_PROCID": "5", "SLURM_NTASKS": "16", "SLURM_STEP_NUM_NODES": "2", "SLURM_STEP_NODELIST": "gpu[007-008]"]) == "gpu007")
+        #expect(master(["SLURM_PROCID": "5", "SLURM_NTASKS": "16", "SLURM_STEP_NUM_NODES": "1", "SLURM_STEP_NODELIST": "gpu007"]) == "127.0.0.1")
+        #expect(master(["RANK": "1", "WORLD_SIZE": "2", "MASTER_ADDR": "n3", "OMPI_COMM_WORLD_LOCAL_SIZE": "2"]) == "n3")
+        #expect(SlurmNodeList.first("node[01-04,07],gpu5") == "node01")
+        #expect(SlurmNodeList.first("rack[2-3]-n[10,12]") == "rack2-n10")
+        #expect(SlurmNodeList.first("login1,login2") == "login1")
+        #expect(SlurmNodeList.first("node[1-2") == nil)
+        #expect(SlurmNodeList.first("node[a-b]") == nil)
+        #expect(SlurmNodeList.first("") == nil)
+    }
+
+    /// Under torchrun the agent's store is used, with keys per run and restart.
+    @Test func torchrunAgentStoreIsUsed() throws {
+        let env = try LaunchEnvironment.from(["RANK": "1", "WORLD_SIZE": "4", "MASTER_ADDR": "localhost", "MASTER_PORT": "4242",
+                                              "TORCHELASTIC_USE_AGENT_STORE": "True", "TORCHELASTIC_RUN_ID": "job7",
+                                              "TORCHELASTIC_RESTART_COUNT": "2"])
+        #expect(env.launcherStore)
+        #expect(env.storeNamespace == "grove/job7/2/")
+        let own = try LaunchEnvironment.from(["RANK": "1", "WORLD_SIZE": "4", "MASTER_ADDR": "localhost", "TORCHELASTIC_USE_AGENT_STORE": "False"])
+        #expect(!own.launcherStore)
+    }
+
+    /// The store speaks torch's TCPStore protocol: a raw client's bytes get torch's answers, and a
+    /// stranger that skips the handshake is dropped while a real client carries on.
+    @Test func storeSpeaksTheTCPStoreProtocol() throws {
+        let port = freeLoopbackPort()
+        let server = try StoreServer(port: UInt16(port))
+        defer { server.stop() }
+        let address = SocketAddress(address: inet_addr("127.0.0.1"), port: UInt16(port))
+        let deadline = ContinuousClock.now + .seconds(20)
+        let stranger = try Socket.connect(to: address, deadline: deadline, what: "store")
+        try stranger.writeBytes(Array("GET / HTTP/1.0\r\n\r\n".utf8), deadline: deadline, what: "store")
+        #expect(try stranger.readBytes(1, deadline: deadline, what: "store") == nil, "a stranger is disconnected")
+        let client = try StoreClient(address, namespace: "grove/", describedAs: "store", deadline: deadline)
+        #expect(try client.insert("rank/0", "a", deadline: deadline))
+        #expect(try !client.insert("rank/0", "b", deadline: deadline))
+        #expect(try client.get("rank/0", deadline: deadline) == "a")
+        #expect(try client.get("rank/1", deadline: .now + .milliseconds(200)) == nil, "a wait that times out is cancelled")
+        try client.set("rank/1", "c", deadline: deadline)
+        #expect(try client.get("rank/1", deadline: deadline) == "c", "the connection is usable after a cancelled wait")
+        // Raw bytes as torch's client sends them: VALIDATE, PING, then GET of "/grove/rank/0".
+        let raw = try Socket.connect(to: address, deadline: deadline, what: "store")
+        let key = Array("/grove/rank/0".utf8)
+        try raw.writeBytes([0, 0xce, 0xf7, 0x85, 0x3c, 13, 1, 2, 3, 4, 3] + withUnsafeBytes(of: UInt64(key.count).littleEndian, Array.init) + key,
+                          deadline: deadline, what: "store")
+        #expect(try raw.readBytes(4, deadline: deadline, what: "store") == [1, 2, 3, 4])
+        #expect(try raw.readBytes(9, deadline: deadline, what: "store") == [1, 0, 0, 0, 0, 0, 0, 0, UInt8(ascii: "a")])
+    }
+
     @Test func differentCountsFailEveryRankOverTCP() {
         let errors = withTCPWorld(3, library: { _ in try PlanLibrary(.baseline(.ring), worldSize: 3) }) { c in
             var a = [Int32](repeating: 1, count: c.rank == 0 ? 64 : 32)
