@@ -35,7 +35,7 @@ if ! timeout 300 "$grove" launch -n 4 -- "$grove" bench --topology Tests/Fixture
         -b 8 -e 4M -f 8 -n 3 -w 1 >"$log" 2>&1; then
     echo "float-fabrics: grove bench --topology float-artifact-4.json failed:" >&2; cat "$log" >&2; status=1
 fi
-wrong=$(awk '$1 == "0:" && $2 ~ /^[0-9]+$/ { w += $12 + $18 } END { print w + 0 }' "$log")
+wrong=$(awk '$1 == "0:" && $2 ~ /^[0-9]+$/ { w += $10 + $14 } END { print w + 0 }' "$log")
 rows=$(awk '$1 == "0:" && $2 ~ /^[0-9]+$/' "$log" | wc -l)
 if [[ $rows -lt 7 || $wrong != 0 ]]; then
     echo "float-fabrics: bench on float-artifact-4 printed $rows rows with $wrong wrong elements" >&2; cat "$log" >&2; status=1

@@ -17,7 +17,7 @@ echo
 "$grove" verify "$out"
 echo
 ranks=$("$grove" synth "$topology" -c "$collective" --json | sed 's/.*"ranks": \([0-9]*\).*/\1/')
-echo "\$ grove launch -n $ranks -- grove bench -c $collective --schedule $out -b 8 -e 64M -f 4"
-"$grove" launch -n "$ranks" --no-prefix -- "$grove" bench -c "$collective" --schedule "$out" -b 8 -e 64M -f 4
+echo "\$ grove launch -n $ranks -- grove bench $collective --schedule $out -b 8 -e 64M -f 4"
+"$grove" launch -n "$ranks" --no-prefix -- "$grove" bench "$collective" --schedule "$out" -b 8 -e 64M -f 4
 echo
 echo "schedule written to $out"

@@ -15,9 +15,9 @@ trap 'rm -rf "$work"' EXIT
 "$grove" topo generate star --ranks 4 --bandwidth 25 -o "$work/star4.json"
 echo "connections,size_bytes,time_us,busbw_gbps,wrong" > "$out/connections.csv"
 for k in 1 2 4 8; do
-    GROVE_CONNECTIONS=$k "$grove" launch -n 4 --no-prefix -- "$grove" bench -c allreduce --topology "$work/star4.json" \
+    GROVE_CONNECTIONS=$k "$grove" launch -n 4 --no-prefix -- "$grove" bench allreduce --topology "$work/star4.json" \
         --algo forest -b 1M -e 64M -f 4 -n "$iters" -w 2 --out-of-place-only --csv "$work/k$k.csv" >/dev/null
-    tail -n +2 "$work/k$k.csv" | awk -F, -v k=$k '{ print k "," $5 "," $10 "," $14 "," $15 }' >> "$out/connections.csv"
+    tail -n +2 "$work/k$k.csv" | awk -F, -v k=$k '{ print k "," $6 "," $11 "," $15 "," $16 }' >> "$out/connections.csv"
 done
 python3 - "$out/connections.csv" <<'PY'
 import csv, sys

@@ -82,7 +82,7 @@ run() {  # NAME ARGS...
     local pids=()
     for h in 0 1 2 3; do
         ip netns exec "$tag$h" env RANK=$h WORLD_SIZE=4 MASTER_ADDR="$(addr 0)" MASTER_PORT=$port GROVE_TIMEOUT=300 GROVE_CONNECTIONS=${GROVE_CONNECTIONS:-1} \
-            "$grove" bench -c allreduce "$@" -n "$iters" -w 1 --out-of-place-only \
+            "$grove" bench allreduce "$@" -n "$iters" -w 1 --out-of-place-only \
             --csv "$work/$name.csv" >"$work/$name-$h.out" 2>&1 &
         pids+=($!)
     done
@@ -91,7 +91,7 @@ run() {  # NAME ARGS...
 }
 record() {  # NAME ARGS...: a run over the sizes, added to the results
     run "$@" -b 1M -e "$maxbytes" -f 4
-    tail -n +2 "$work/$1.csv" | awk -F, -v p="$1" '{ print p "," $5 "," $10 "," $11 "," $14 "," $15 }' >> "$out/hetero.csv"
+    tail -n +2 "$work/$1.csv" | awk -F, -v p="$1" '{ print p "," $6 "," $11 "," $12 "," $15 "," $16 }' >> "$out/hetero.csv"
 }
 if [ -z "${PROFILE_ONLY:-}" ]; then
 record grove-forest --topology "$topology" --algo forest

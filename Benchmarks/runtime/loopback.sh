@@ -31,9 +31,9 @@ command -v mpicc.mpich >/dev/null && mpicc.mpich -O2 -o "$work/mpi-mpich" $here/
 for round in $(seq 1 "${REPEAT:-1}"); do
 for algo in auto forest ring; do
     echo "grove $algo ..." >&2
-    "$grove" launch -n 4 --no-prefix -- "$grove" bench -c allreduce --topology "$work/star4.json" --algo "$algo" \
+    "$grove" launch -n 4 --no-prefix -- "$grove" bench allreduce --topology "$work/star4.json" --algo "$algo" \
         -b 8 -e "$maxbytes" -f 2 -n "$iters" -w "$warmup" --out-of-place-only --csv "$work/grove-$algo.csv" >&2
-    tail -n +2 "$work/grove-$algo.csv" | awk -F, -v p="grove-$algo" '{ print p "," $5 "," $10 "," $11 "," $14 "," $15 }' >> "$out/loopback.csv"
+    tail -n +2 "$work/grove-$algo.csv" | awk -F, -v p="grove-$algo" '{ print p "," $6 "," $11 "," $12 "," $15 "," $16 }' >> "$out/loopback.csv"
 done
 echo "open mpi ..." >&2
 mpirun.openmpi --allow-run-as-root --oversubscribe -np 4 --mca btl tcp,self "$work/mpi-openmpi" 8 "$maxbytes" 2 "$iters" "$warmup" \

@@ -1,12 +1,26 @@
 """Prints busbw per size for every program in a results CSV (the median row where a program ran
 several times), and each program's ratio to a reference program.
-Usage: summarize.py RESULTS.csv REFERENCE-PROGRAM"""
+
+Reads the benchmark scripts' combined CSVs (program,size_bytes,...,busbw_gbps,wrong) and what
+`grove bench --csv` writes as it is (program grove-<algorithm>; out-of-place rows are used, and
+rows of -d all / -o all are told apart as program/type/redop). A check turned off (-c 0) counts
+as 0 wrong.
+Usage: summarize.py RESULTS.csv [REFERENCE-PROGRAM]   (default reference: the first program)"""
 import csv
 import sys
 from collections import defaultdict
 
 rows = list(csv.DictReader(open(sys.argv[1])))
-reference = sys.argv[2]
+if rows and "placement" in rows[0]:
+    rows = [r for r in rows if r["placement"] == "out-of-place"]
+    if len({(r["type"], r["redop"]) for r in rows}) > 1:
+        for r in rows:
+            r["program"] = f"{r['program']}/{r['type']}/{r['redop']}"
+for r in rows:
+    r["wrong"] = r["wrong"] or "0"
+if not rows:
+    sys.exit(f"{sys.argv[1]}: no rows")
+reference = sys.argv[2] if len(sys.argv) > 2 else rows[0]["program"]
 programs = list(dict.fromkeys(r["program"] for r in rows))
 runs = defaultdict(list)
 for r in rows:

@@ -73,8 +73,10 @@ public struct LaunchEnvironment: Sendable, Equatable {
         }
         var timeout: Duration?
         if let v = env["GROVE_TIMEOUT"] {
-            guard let s = Double(v), s > 0 else { throw .configuration("GROVE_TIMEOUT=\(v) must be a positive number of seconds") }
-            timeout = .milliseconds(Int64(s * 1000))
+            guard let t = Double(v.trimmingCharacters(in: .whitespaces)).flatMap(timeout(seconds:)) else {
+                throw .configuration("GROVE_TIMEOUT=\(v) must be a number of seconds above 0 and at most 86400 (a day)")
+            }
+            timeout = t
         }
         let interface = env["GROVE_SOCKET_IFNAME"].flatMap { $0.isEmpty ? nil : $0 }
         // torchrun's agent serves a c10d store on MASTER_PORT and keeps it across restarts.
@@ -83,6 +85,13 @@ public struct LaunchEnvironment: Sendable, Equatable {
         return LaunchEnvironment(rank: rank, worldSize: size, localRank: local, masterAddress: master,
                                  masterPort: port, socketInterface: interface, connectionsPerPeer: connections, timeout: timeout,
                                  launcherStore: agent, storeNamespace: namespace)
+    }
+
+    /// A call timeout of `seconds`: finite, above 0 and at most a day (nil otherwise), so that
+    /// `inf`, `nan` or `1e300` are refused instead of overflowing the conversion.
+    public static func timeout(seconds: Double) -> Duration? {
+        guard seconds.isFinite, seconds > 0, seconds <= 86_400 else { return nil }
+        return .milliseconds(Int64((seconds * 1000).rounded(.up)))
     }
 
     /// Rank 0's host: `MASTER_ADDR`, or what the launcher's own variables imply.

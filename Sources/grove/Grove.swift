@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 @main
 struct Grove: ParsableCommand {
@@ -13,6 +14,42 @@ struct Grove: ParsableCommand {
 
         Bundled fabrics live in Topologies/.
         """,
+        version: groveVersion,
         subcommands: [Topo.self, Synth.self, Verify.self, Simulate.self, Export.self, Launch.self, Bench.self]
     )
+
+    /// As ArgumentParser's `main`, except that a command line it cannot parse is one line on
+    /// stderr and exit status 2, as every other bad input: `grove: <what> (see 'grove X --help')`.
+    static func main() {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        let command: ParsableCommand
+        do {
+            command = try parseAsRoot(arguments)
+        } catch {
+            let code = exitCode(for: error)
+            guard code != .success else { exit(withError: error) }
+            let first = message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+            Console.error(first.replacingOccurrences(of: "Error: ", with: "") + " (see '\(commandPath(arguments)) --help')")
+            Foundation.exit(2)
+        }
+        var runnable = command
+        do { try runnable.run() } catch { exit(withError: error) }
+    }
 }
+
+extension Grove {
+    /// `grove` followed by the subcommand names at the start of `arguments`.
+    static func commandPath(_ arguments: [String]) -> String {
+        var path = ["grove"]
+        var command: ParsableCommand.Type = Grove.self
+        for a in arguments {
+            guard let sub = command.configuration.subcommands.first(where: { $0._commandName == a }) else { break }
+            path.append(a)
+            command = sub
+        }
+        return path.joined(separator: " ")
+    }
+}
+
+/// `grove --version`.
+let groveVersion = "0.9.0"

@@ -14,7 +14,7 @@ struct Launch: ParsableCommand {
         When a rank exits with a non-zero status the others are stopped (TERM, then KILL after \
         --grace seconds) and launch exits with that rank's status (128+signal if it was killed).
 
-          grove launch -n 4 -- grove bench -c allreduce -b 8 -e 64M
+          grove launch -n 4 -- grove bench allreduce -b 8 -e 64M
           grove launch -n 2 -- ./my-app --steps 100
 
         Several hosts: run launch on each with --hosts-from-env and the same MASTER_ADDR (first \

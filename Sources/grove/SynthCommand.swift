@@ -5,7 +5,16 @@ import GroveSchedule
 import GroveSynthesis
 import GroveTopology
 
-extension Collective: ExpressibleByArgument {}
+extension Collective: ExpressibleByArgument {
+    /// Grove's names, and nccl-tests' (`all_reduce`, `all_reduce_perf`, `reduce_scatter`, …).
+    public init?(argument: String) {
+        var name = argument.lowercased()
+        if name.hasSuffix("_perf") { name.removeLast(5) }
+        let plain = name.filter { $0 != "_" && $0 != "-" }
+        guard let c = Collective.allCases.first(where: { $0.rawValue.filter { $0 != "-" } == plain }) else { return nil }
+        self = c
+    }
+}
 
 enum Engine: String, ExpressibleByArgument, CaseIterable {
     case flow, lp

@@ -32,15 +32,17 @@ func benchSizes(_ counts: [Int], elementSize: Int, perRank: Bool, ranks n: Int) 
     counts.map { "\($0 * elementSize * (perRank ? n : 1))" }
 }
 
-/// The table rows (lines without '#') of rank 0's output, and their #wrong fields.
+/// The table rows (lines without '#') of rank 0's output, and their #wrong fields, read by
+/// column position as a script written for nccl-tests does.
 func wrongColumns(_ stdout: String) -> (rows: Int, wrong: [Int]) {
     let rows = stdout.split(separator: "\n").filter { $0.hasPrefix("0: ") && !$0.hasPrefix("0: #") }
     var wrong: [Int] = []
     for row in rows {
-        let f = row.split(separator: " ", omittingEmptySubsequences: true)
-        // "0:" size count type redop root | time p50 p99 algbw busbw #wrong | (again) | algo
-        if f.count >= 12, let w = Int(f[11]) { wrong.append(w) }
-        if f.count >= 19, let w = Int(f[17]) { wrong.append(w) }
+        // "0:" then nccl-tests' 13: size count type redop root | time algbw busbw #wrong | (in place)
+        let f = row.split(separator: " ", omittingEmptySubsequences: true).dropFirst()
+        let columns = Array(f)
+        if columns.count >= 9, let w = Int(columns[8]) { wrong.append(w) }
+        if columns.count >= 13, let w = Int(columns[12]) { wrong.append(w) }
     }
     return (rows.count, wrong)
 }
@@ -59,7 +61,7 @@ func wrongColumns(_ stdout: String) -> (rows: Int, wrong: [Int]) {
             let counts = perRank ? [1, 97, 65537, (4 << 20) / n] : [1, 97, 65537, 4 << 20]
             for algo in ["forest", "ring"] {
                 let sizes = benchSizes(counts, elementSize: 4, perRank: perRank, ranks: n)
-                let r = try grove(["launch", "-n", "\(n)", "--", groveExecutable().path, "bench", "-c", collective, "--topology", topology,
+                let r = try grove(["launch", "-n", "\(n)", "--", groveExecutable().path, "bench", collective, "--topology", topology,
                                    "--algo", algo, "--root", "\(n - 1)", "-n", "1", "-w", "0", "--sizes"] + sizes,
                                   environment: rankTimeout, timeout: 300)
                 let (rows, wrong) = wrongColumns(r.stdout)
@@ -83,7 +85,7 @@ func wrongColumns(_ stdout: String) -> (rows: Int, wrong: [Int]) {
                 for op in reduces ? ["sum", "prod", "min", "max", "avg"] : ["sum"] {
                     let perRank = collective == "allgather" || collective == "reduce-scatter"
                     let counts = [1, 1031, 20011]
-                    let r = try grove(["launch", "-n", "\(n)", "--", groveExecutable().path, "bench", "-c", collective, "--topology", topology,
+                    let r = try grove(["launch", "-n", "\(n)", "--", groveExecutable().path, "bench", collective, "--topology", topology,
                                        "--algo", "forest", "-d", type, "-o", op, "--root", "1", "-n", "1", "-w", "0", "--sizes"]
                                       + benchSizes(counts, elementSize: elementSize[type]!, perRank: perRank, ranks: n),
                                       environment: rankTimeout, timeout: 120)
@@ -164,6 +166,34 @@ func wrongColumns(_ stdout: String) -> (rows: Int, wrong: [Int]) {
             #expect(text.contains("rank 2 of 3 never arrived"), "\(text)")
         }
         #expect(r0.status == 2)
+    }
+
+    /// The command line people bring from nccl-tests, and a parser written for nccl-tests: 13
+    /// whitespace-separated columns by position, numbers where numbers belong.
+    @Test func ncclTestsHabitsAndLayout() throws {
+        let r = try grove(["launch", "-n", "2", "--no-prefix", "--", groveExecutable().path, "bench", "-b", "8", "-e", "1M", "-f", "2",
+                           "-g", "1", "-c", "1", "-d", "float", "-o", "sum", "-n", "2", "-w", "1"], environment: rankTimeout, timeout: 300)
+        #expect(r.status == 0, "\(r.stderr)")
+        let rows = r.stdout.split(separator: "\n").filter { !$0.hasPrefix("#") }.map { $0.split(separator: " ").map(String.init) }
+        #expect(rows.count == 18, "\(r.stdout)")
+        for (i, f) in rows.enumerated() {
+            #expect(f.count == 13, "\(f)")
+            guard f.count == 13 else { continue }
+            #expect(Int(f[0]) == 8 << i && Int(f[1]) == 2 << i, "\(f)")
+            #expect(f[2] == "float" && f[3] == "sum" && f[4] == "-1", "\(f)")
+            #expect([5, 6, 7, 9, 10, 11].allSatisfy { Double(f[$0]) != nil }, "\(f)")
+            #expect(f[8] == "0" && f[12] == "0", "\(f)")
+        }
+        let unchecked = try grove(["launch", "-n", "2", "--no-prefix", "--", groveExecutable().path, "bench", "all_gather_perf",
+                                   "-b", "64", "-e", "64", "-c", "0", "-n", "1", "-w", "0"], environment: rankTimeout, timeout: 120)
+        let row = unchecked.stdout.split(separator: "\n").first { !$0.hasPrefix("#") }?.split(separator: " ").map(String.init) ?? []
+        #expect(row.count == 13 && row[3] == "none" && row[8] == "N/A" && row[12] == "N/A", "\(unchecked.stdout)")
+        let gpus = try grove(["bench", "-g", "4"], timeout: 60)
+        #expect(gpus.status == 2 && gpus.stderr.contains("-g 4: only -g 1 is meaningful here"), "\(gpus.stderr)")
+        for bad in [["--timeout", "nan"], ["--timeout", "-1"], ["-T", "inf"], ["-b", "8589934592G"], ["-c", "allreduce"]] {
+            let b = try grove(["bench"] + bad, timeout: 60)
+            #expect(b.status != 0 && !b.stderr.contains("Fatal error") && b.stderr.split(separator: "\n").count <= 3, "\(bad): \(b.stderr)")
+        }
     }
 
     @Test func launchPrefixesOutputAndStopsOnFirstFailure() throws {

@@ -47,7 +47,7 @@ for algo in forest ring; do
     pids=()
     for h in "${hosts[@]}"; do
         ip netns exec "$tag-h$h" env RANK="$h" WORLD_SIZE=4 MASTER_ADDR="$subnet.1" MASTER_PORT="$port" GROVE_TIMEOUT=60 \
-            "$grove" bench -c allreduce --topology "$topology" --algo "$algo" -n 2 -w 1 --sizes 4 388 262148 4194304 16777216 \
+            "$grove" bench allreduce --topology "$topology" --algo "$algo" -n 2 -w 1 --sizes 4 388 262148 4194304 16777216 \
             >"$work/out-$algo-$h" 2>"$work/err-$algo-$h" &
         pids+=($!)
     done
@@ -58,7 +58,7 @@ for algo in forest ring; do
         fi
     done
     rows=$(grep -vc '^#' "$work/out-$algo-0" || true)
-    wrong=$(grep -v '^#' "$work/out-$algo-0" | awk '{ s += $11 + $17 } END { print s + 0 }')
+    wrong=$(grep -v '^#' "$work/out-$algo-0" | awk '{ s += $9 + $13 } END { print s + 0 }')
     if [ "$rows" != 5 ] || [ "$wrong" != 0 ]; then
         echo "multihost: FAILED: $algo: $rows rows, $wrong wrong elements"
         cat "$work/out-$algo-0"
