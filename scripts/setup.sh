@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Installs what Grove needs to build (Debian packages) and builds it.
-# Usage: scripts/setup.sh [debug|release]   (default: debug)
+# Usage: scripts/setup.sh [debug|release] [peers]   (default: debug)
+# "peers" adds what the launcher tests run Grove under: Open MPI and MPICH (Debian) and torchrun
+# (torch's CPU wheel, pinned, in a virtualenv cached at ${GROVE_CACHE:-~/.cache/grove}/venv).
 # As root it runs apt-get itself; otherwise it prints the exact line to run and stops.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 configuration=${1:-debug}
 # libxml2: FoundationXML (the MSCCL XML reader) loads it at run time.
 packages=(libglpk-dev libxml2)
+if [[ ${2:-} == peers ]]; then packages+=(openmpi-bin mpich python3-venv); fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -32,6 +35,17 @@ if ! command -v swift >/dev/null 2>&1; then
         echo "setup: no Swift toolchain on PATH; install Swift 6 (swift.org) and try again" >&2
         exit 1
     fi
+fi
+
+if [[ ${2:-} == peers ]]; then
+    venv=${GROVE_CACHE:-$HOME/.cache/grove}/venv
+    # torch 2.13's CPU build: unpinned, pip would pick a CUDA build of several GB.
+    if ! "$venv/bin/python" -c 'import torch; assert torch.__version__ == "2.13.0+cpu"' 2>/dev/null; then
+        echo "setup: installing torch==2.13.0+cpu into $venv (about 90 s, once)" >&2
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install -q torch==2.13.0+cpu >&2
+    fi
+    export PATH=$venv/bin:$PATH
 fi
 
 echo "setup: building ($configuration)" >&2

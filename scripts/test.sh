@@ -2,7 +2,7 @@
 # The whole test suite: installs dependencies, builds, runs every test target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/setup.sh debug
+source scripts/setup.sh debug peers
 swift build 2>&1
 # The example links GroveRuntime as an application would; the runtime must not pull in GLPK (GPL-3).
 if ldd .build/debug/grove-allreduce-example | grep -q glpk; then
@@ -11,6 +11,8 @@ if ldd .build/debug/grove-allreduce-example | grep -q glpk; then
 fi
 .build/debug/grove launch -n 4 -- .build/debug/grove-allreduce-example --topology Topologies/netns-mesh-4.json
 swift test --parallel 2>&1
+# Every launcher people use (grove launch, torchrun three ways, Open MPI, MPICH), end to end.
+bash Tests/launchers.sh .build/debug/grove
 # Four emulated hosts (network namespaces behind a bridge) running an allreduce.
 bash Tests/netns/multihost.sh .build/debug/grove
 # Shipped schedules: regenerated and compared, verified, simulated (release build).
