@@ -12,6 +12,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ],
     targets: [
         // GLPK ships no pkg-config file on Debian, so the module map links it by name.
@@ -23,7 +24,7 @@ let package = Package(
         // The library applications link: no GLPK (GPL-3) below it, only the combinatorial engine.
         // Optimized in debug builds too: the end-to-end tests move up to 16 MiB per call through it,
         // and unoptimized SIMD reductions and data checks are 20× slower.
-        .target(name: "GroveRuntime", dependencies: ["GroveSchedule", "GroveTopology"],
+        .target(name: "GroveRuntime", dependencies: ["GroveSchedule", "GroveTopology", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]),
         .executableTarget(
             name: "grove",

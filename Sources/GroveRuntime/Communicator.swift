@@ -1,3 +1,4 @@
+import Logging
 import GroveSchedule
 import GroveSynthesis
 
@@ -29,6 +30,8 @@ public final class Communicator {
     /// The rendezvous store rank 0 serves, kept as long as the communicator and stopped with it
     /// (its threads hold it, so it would otherwise keep MASTER_PORT until the process exits).
     var rendezvous: StoreServer?
+    /// The `GROVE_DEBUG` log of this rank.
+    public var log: Logger
 
     /// The default for `timeout`: long enough for a 1 GiB allreduce over a slow network,
     /// short enough that a lost rank is reported while someone is still watching.
@@ -55,6 +58,7 @@ public final class Communicator {
         self.rank = transport.rank
         self.worldSize = transport.worldSize
         self.timeout = timeout
+        self.log = DebugLog.logger(rank: transport.rank)
     }
 
     deinit {
@@ -173,9 +177,9 @@ public final class Communicator {
         guard count > 0 else { lastAlgorithm = "none"; return }
         guard let input, let output else { throw reject(.invalidArgument("rank \(rank): \(collective.rawValue): a buffer of \(count) elements has no memory")) }
         let bytes = count * type.size * ([.allgather, .reduceScatter].contains(collective) ? worldSize : 1)
-        let plan = try checked { () throws(CommunicatorError) in try plans.plan(collective, root: root, bytes: bytes) }
+        let (plan, reason) = try checked { () throws(CommunicatorError) in try plans.choosePlan(collective, root: root, bytes: bytes) }
         try execute(plan, collective, input: input, output: output, count: count, type: type, op: op, root: root,
-                    timeout: timeout ?? self.timeout)
+                    timeout: timeout ?? self.timeout, reason: reason)
         if op == .avg && [.allreduce, .reduceScatter].contains(collective) || op == .avg && collective == .reduce && rank == root {
             Reduction.divide(type, output, count: count, by: worldSize)
         }
@@ -183,7 +187,7 @@ public final class Communicator {
 
     private func execute(_ plan: Plan, _ collective: Collective, input: UnsafeRawPointer, output: UnsafeMutableRawPointer,
                          count: Int, type: DataType, op: ReduceOp, root: Int, timeout: Duration,
-                         purpose: String = "call") throws(CommunicatorError) {
+                         purpose: String = "call", reason: @autoclosure () -> String = "") throws(CommunicatorError) {
         calls &+= 1
         let call = CallDescriptor(number: calls, collective: collective, dataType: type, op: op, count: count, root: root)
         if worldSize == 1 {
@@ -198,7 +202,9 @@ public final class Communicator {
         if let e = executors[key] { executor = e } else {
             executor = Executor(CompiledProgram(plan.programs[rank], plan: plan, count: count, elementSize: type.size))
             executors[key] = executor
+            if purpose == "call" { log.info("\(call): \(plan.algorithm), as \(reason()); \(executor.program.tasks.count) steps with ranks \(executor.program.peers.map(String.init).joined(separator: ", "))") }
         }
+        log.trace("\(call) starts (\(plan.algorithm))")
         let scratchBytes = executor.program.bytes[.scratch] ?? 0
         if scratch.count < scratchBytes {
             scratch.deallocate()
@@ -207,7 +213,8 @@ public final class Communicator {
         let deadline = ContinuousClock.now + timeout
         try checked { () throws(CommunicatorError) in
             try transport.connect(to: executor.program.peers, deadline: deadline)
-            try executor.run(call, memory: CallMemory(input: UnsafeMutableRawPointer(mutating: input), output: output, scratch: scratch.baseAddress!),
+            try executor.run(call, log: log, memory: CallMemory(input: UnsafeMutableRawPointer(mutating: input), output: output, scratch: scratch.baseAddress!,
+                                                           callCheck: executor.callCheck),
                              transport: transport, deadline: deadline)
         }
     }

@@ -25,6 +25,7 @@ extension Communicator {
         }
         let (transport, store) = try Rendezvous.connect(env, identity: plans.identity, options: o, timeout: t)
         try self.init(transport: transport, plans: plans, timeout: t)
+        log = DebugLog.logger(rank: env.rank, level: env.logLevel)
         rendezvous = store
     }
 }

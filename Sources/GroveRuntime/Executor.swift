@@ -1,9 +1,11 @@
+import Logging
 import GroveSchedule
 import GroveTopology
 import GroveSynthesis
 
-/// Where a step's bytes live during a call.
-enum MemorySlot: UInt8 { case input, output, scratch }
+/// Where a step's bytes live during a call; `callCheck` is the executor's own 16 bytes for the
+/// call announcement (see `CompiledProgram.callCheckChannel`).
+enum MemorySlot: UInt8 { case input, output, scratch, callCheck }
 
 /// A rank program resolved for one element count and size: byte ranges, message tags and the
 /// dependency graph (explicit dependencies plus stream order) as successor lists. Built once per
@@ -24,6 +26,9 @@ struct CompiledProgram {
         /// receiveReduce: where the incoming bytes wait for the reduction, in the staging area.
         var stagingOffset = 0
     }
+
+    /// The channel of the call announcement; plans number their channels from 0.
+    static let callCheckChannel = UInt32.max
 
     var tasks: [Task] = []
     var successorStart: [Int] = []
@@ -73,9 +78,21 @@ struct CompiledProgram {
             if t.kind == .receive || t.kind == .receiveReduce { receivesFromPeer[t.peer, default: 0] += 1 }
             tasks.append(t)
         }
+        // Every rank announces its call to the next rank in rank order and expects the previous
+        // rank's: the transport compares each frame's call (collective, type, op, count, root)
+        // with its own, so around the ring every rank is known to make the same call. Without
+        // it, ranks told different broadcast roots would each send and finish "successfully".
+        if plan.programs.count > 1 {
+            let n = plan.programs.count
+            let (next, previous) = ((program.rank.rawValue + 1) % n, (program.rank.rawValue + n - 1) % n)
+            tasks.append(Task(kind: .send, slot: .callCheck, offset: 0, length: 8, peer: next, channel: CompiledProgram.callCheckChannel))
+            tasks.append(Task(kind: .receive, slot: .callCheck, offset: 8, length: 8, peer: previous, channel: CompiledProgram.callCheckChannel))
+            receivesFromPeer[previous, default: 0] += 1
+            peerSet.formUnion([next, previous])
+        }
         peers = peerSet.sorted()
         // Successor lists from dependencies and stream order, each edge once.
-        var predecessors = [[Int]](repeating: [], count: tasks.count)
+        var predecessors = [[Int]](repeating: [], count: tasks.count)  // the call check's two tasks have none
         var lastInStream: [Int: Int] = [:]
         for (i, step) in program.steps.enumerated() {
             var ps = Set(step.dependencies)
@@ -101,11 +118,14 @@ struct CallMemory {
     var output: UnsafeMutableRawPointer
     var scratch: UnsafeMutableRawPointer
 
+    var callCheck: UnsafeMutableRawPointer
+
     func base(_ s: MemorySlot) -> UnsafeMutableRawPointer {
         switch s {
         case .input: return input
         case .output: return output
         case .scratch: return scratch
+        case .callCheck: return callCheck
         }
     }
 }
@@ -124,6 +144,8 @@ final class Executor {
     private var pendingFromPeer: [Int: Int] = [:]
     private var sendsPending: [Int: Int] = [:]
     private let staging: UnsafeMutableRawBufferPointer
+    /// The call announcement's memory: 8 bytes sent, 8 received.
+    let callCheck = UnsafeMutableRawPointer.allocate(byteCount: 16, alignment: 8)
 
     init(_ program: CompiledProgram) {
         self.program = program
@@ -133,9 +155,12 @@ final class Executor {
         staging = .allocate(byteCount: max(program.stagingBytes, 1), alignment: 64)
     }
 
-    deinit { staging.deallocate() }
+    deinit {
+        staging.deallocate()
+        callCheck.deallocate()
+    }
 
-    func run(_ call: CallDescriptor, memory: CallMemory, transport: Transport, deadline: ContinuousClock.Instant) throws(CommunicatorError) {
+    func run(_ call: CallDescriptor, log: Logger, memory: CallMemory, transport: Transport, deadline: ContinuousClock.Instant) throws(CommunicatorError) {
         let tasks = program.tasks
         indegree.withUnsafeMutableBufferPointer { d in
             program.initialIndegree.withUnsafeBufferPointer { s in d.baseAddress!.update(from: s.baseAddress!, count: s.count) }
@@ -144,6 +169,7 @@ final class Executor {
         pendingFromPeer = program.receivesFromPeer
         for p in program.peers { sendsPending[p] = 0 }
         transport.begin(call)
+        callCheck.storeBytes(of: UInt64(call.number).littleEndian, as: UInt64.self)
         for s in [MemorySlot.input, .output, .scratch] {
             transport.register(UnsafeMutableRawBufferPointer(start: memory.base(s), count: program.bytes[s] ?? 0))
         }
@@ -165,6 +191,7 @@ final class Executor {
             }
         }
 
+        var nextNote = ContinuousClock.now + .seconds(5)
         while remaining > 0 {
             while let next = ready.popLast() {
                 let i = Int(next)
@@ -189,8 +216,16 @@ final class Executor {
             }
             guard remaining > 0 else { break }
             events.removeAll(keepingCapacity: true)
-            try transport.poll(into: &events, until: deadline)
-            if events.isEmpty && ContinuousClock.now >= deadline { throw timeoutError(call, transport: transport) }
+            try transport.poll(into: &events, until: min(deadline, nextNote))
+            if events.isEmpty && ContinuousClock.now >= deadline {
+                let error = timeoutError(call, transport: transport)
+                log.warning("\(error)")
+                throw error
+            }
+            if events.isEmpty && ContinuousClock.now >= nextNote {
+                log.info("\(waitingFor(call, transport: transport))")
+                nextNote = .now + .seconds(5)
+            }
             for e in events {
                 switch e.kind {
                 case .sent:
@@ -211,11 +246,20 @@ final class Executor {
     }
 
     private func timeoutError(_ call: CallDescriptor, transport: Transport) -> CommunicatorError {
+        .timeout("\(call) timed out on rank \(transport.rank)" + owed() + " (is a rank stopped, or calling a different collective?)")
+    }
+
+    private func waitingFor(_ call: CallDescriptor, transport: Transport) -> String {
+        "\(call) still running on rank \(transport.rank)" + owed()
+    }
+
+    /// ", waiting for data from ranks a, b; sends to rank c not taken": who owes what.
+    private func owed() -> String {
         let waiting = pendingFromPeer.filter { $0.value > 0 }.keys.sorted()
         let blocked = sendsPending.filter { $0.value > 0 }.keys.sorted()
-        var m = "\(call) timed out on rank \(transport.rank)"
+        var m = ""
         if !waiting.isEmpty { m += ", waiting for data from rank\(waiting.count > 1 ? "s" : "") \(waiting.map(String.init).joined(separator: ", "))" }
         if !blocked.isEmpty { m += "\(waiting.isEmpty ? "," : ";") sends to rank\(blocked.count > 1 ? "s" : "") \(blocked.map(String.init).joined(separator: ", ")) not taken" }
-        return .timeout(m + " (is a rank stopped, or calling a different collective?)")
+        return m
     }
 }

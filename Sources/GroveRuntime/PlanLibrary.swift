@@ -65,20 +65,28 @@ public final class PlanLibrary: @unchecked Sendable {
         }
     }
 
-    /// The plan for a call of `bytes` (nccl-tests size) and its algorithm's name.
+    /// The plan for a call of `bytes` (nccl-tests size).
     public func plan(_ collective: Collective, root: Int, bytes: Int) throws(CommunicatorError) -> Plan {
+        try choosePlan(collective, root: root, bytes: bytes).plan
+    }
+
+    /// The plan for a call of `bytes` and why it was chosen, for the debug log.
+    public func choosePlan(_ collective: Collective, root: Int, bytes: Int) throws(CommunicatorError) -> (plan: Plan, reason: String) {
         switch source {
         case .baseline(let b):
             let useTree = b == .doubleBinaryTree && ![.allgather, .reduceScatter].contains(collective)
-            return try baseline(useTree ? .doubleBinaryTree : .ring, collective, root: root)
+            return (try baseline(useTree ? .doubleBinaryTree : .ring, collective, root: root), "no schedule or topology given: the \(b.rawValue) baseline")
         case .schedules(let list):
             if let s = list.first(where: { $0.collective == collective && ($0.root?.rawValue ?? 0) == (collective.needsRoot ? root : 0) }) {
-                return try pinned(s, on: uniform, collective, root: root) ?? s.plan(forBytes: bytes)
+                if let p = try pinned(s, on: uniform, collective, root: root) { return (p, "pinned to \(p.algorithm)") }
+                return s.choosePlan(forBytes: bytes)
             }
-            return try baseline(.ring, collective, root: root)
+            return (try baseline(.ring, collective, root: root), "no schedule loaded for \(collective.rawValue)\(collective.needsRoot ? " root \(root)" : ""): the ring baseline")
         case .topology(let fabric):
             let s = try synthesizedSchedule(fabric, collective, root: root)
-            return try pinned(s, on: fabric, collective, root: root) ?? s.plan(forBytes: bytes)
+            if let p = try pinned(s, on: fabric, collective, root: root) { return (p, "pinned to \(p.algorithm)") }
+            let (p, reason) = s.choosePlan(forBytes: bytes)
+            return (p, "synthesized for \(fabric.name); " + reason)
         }
     }
 

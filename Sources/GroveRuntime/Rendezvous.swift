@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -16,6 +17,7 @@ import Glibc
 /// | data interface | `GROVE_SOCKET_IFNAME` (names or prefixes, `^` to exclude) |
 /// | connections per peer | `GROVE_CONNECTIONS` |
 /// | call timeout | `GROVE_TIMEOUT` (seconds) |
+/// | debug log | `GROVE_DEBUG` (`WARN`, `INFO`, `TRACE`) |
 public struct LaunchEnvironment: Sendable, Equatable {
     public var rank: Int
     public var worldSize: Int
@@ -30,12 +32,14 @@ public struct LaunchEnvironment: Sendable, Equatable {
     public var launcherStore: Bool
     /// Prefix of Grove's keys in the store, so restarts and other users of a shared store never collide.
     public var storeNamespace: String
+    /// What `GROVE_DEBUG` asks the log to show.
+    public var logLevel: Logger.Level
 
     public static let defaultPort = 29500
 
     public init(rank: Int, worldSize: Int, localRank: Int = 0, masterAddress: String, masterPort: Int = LaunchEnvironment.defaultPort,
                 socketInterface: String? = nil, connectionsPerPeer: Int? = nil, timeout: Duration? = nil,
-                launcherStore: Bool = false, storeNamespace: String = "grove/") {
+                launcherStore: Bool = false, storeNamespace: String = "grove/", logLevel: Logger.Level = .warning) {
         self.rank = rank
         self.worldSize = worldSize
         self.localRank = localRank
@@ -46,6 +50,7 @@ public struct LaunchEnvironment: Sendable, Equatable {
         self.timeout = timeout
         self.launcherStore = launcherStore
         self.storeNamespace = storeNamespace
+        self.logLevel = logLevel
     }
 
     public static func from(_ env: [String: String]) throws(CommunicatorError) -> LaunchEnvironment {
@@ -79,12 +84,15 @@ public struct LaunchEnvironment: Sendable, Equatable {
             timeout = t
         }
         let interface = env["GROVE_SOCKET_IFNAME"].flatMap { $0.isEmpty ? nil : $0 }
+        guard let logLevel = DebugLog.level(env["GROVE_DEBUG"]) else {
+            throw .configuration("GROVE_DEBUG=\(env["GROVE_DEBUG"]!) names no log level: give WARN, INFO or TRACE")
+        }
         // torchrun's agent serves a c10d store on MASTER_PORT and keeps it across restarts.
         let agent = env["TORCHELASTIC_USE_AGENT_STORE"]?.lowercased() == "true"
         let namespace = agent ? "grove/\(env["TORCHELASTIC_RUN_ID"] ?? "none")/\(env["TORCHELASTIC_RESTART_COUNT"] ?? "0")/" : "grove/"
         return LaunchEnvironment(rank: rank, worldSize: size, localRank: local, masterAddress: master,
                                  masterPort: port, socketInterface: interface, connectionsPerPeer: connections, timeout: timeout,
-                                 launcherStore: agent, storeNamespace: namespace)
+                                 launcherStore: agent, storeNamespace: namespace, logLevel: logLevel)
     }
 
     /// A call timeout of `seconds`: finite, above 0 and at most a day (nil otherwise), so that
@@ -160,8 +168,12 @@ enum Rendezvous {
     static func connect(_ env: LaunchEnvironment, identity: String, options: TCPTransport.Options,
                         timeout: Duration) throws(CommunicatorError) -> (TCPTransport, StoreServer?) {
         let deadline = ContinuousClock.now + timeout
+        let log = DebugLog.logger(rank: env.rank, level: env.logLevel)
+        let store = env.launcherStore ? "torchrun's store \(env.masterAddress):\(env.masterPort)"
+            : "rank 0's store \(env.masterAddress):\(env.masterPort)"
+        log.info("rendezvous: rank \(env.rank) of \(env.worldSize) joining at \(store)\(env.rank == 0 && !env.launcherStore ? ", which this rank serves" : ""), keys under \(env.storeNamespace)")
         let master = try SocketAddress.resolve(env.masterAddress, port: env.masterPort)
-        let store = env.rank == 0 && !env.launcherStore ? try StoreServer(port: UInt16(env.masterPort)) : nil
+        let server = env.rank == 0 && !env.launcherStore ? try StoreServer(port: UInt16(env.masterPort)) : nil
         let client = try StoreClient(master, namespace: env.storeNamespace, describedAs: env.launcherStore
             ? "torchrun's store at \(env.masterAddress):\(env.masterPort) (MASTER_ADDR:MASTER_PORT)"
             : "the rendezvous store of rank 0 at \(env.masterAddress):\(env.masterPort) (MASTER_ADDR:MASTER_PORT)", deadline: deadline)
@@ -181,8 +193,18 @@ enum Rendezvous {
         var entries: [Int: Entry] = [:]
         var missing: [Int] = []
         for r in 0..<env.worldSize {
-            let wait = missing.isEmpty ? deadline : ContinuousClock.now
-            guard let text = try client.get("rank/\(r)", deadline: wait) else { missing.append(r); continue }
+            var found: String?
+            if missing.isEmpty {
+                while found == nil && ContinuousClock.now < deadline {
+                    found = try client.get("rank/\(r)", deadline: min(deadline, .now + .seconds(5)))
+                    if found == nil && ContinuousClock.now < deadline {
+                        log.info("rendezvous: waiting for rank \(r) of \(env.worldSize) to join at \(store)")
+                    }
+                }
+            } else {
+                found = try client.get("rank/\(r)", deadline: .now)
+            }
+            guard let text = found else { missing.append(r); continue }
             guard let e = parse(text) else { throw .rendezvous("rank \(r)'s rendezvous entry is not Grove's (\(text.prefix(40))…): is another program using MASTER_PORT \(env.masterPort)?") }
             if r == 0 && e.worldSize != env.worldSize {
                 throw .mismatch("ranks disagree on the world size: rank 0 (on \(e.host)) has WORLD_SIZE \(e.worldSize), rank \(env.rank) has \(env.worldSize)")
@@ -190,6 +212,7 @@ enum Rendezvous {
             entries[r] = e
         }
         guard missing.isEmpty else {
+            log.warning("rendezvous: rank\(missing.count > 1 ? "s" : "") \(missing.map(String.init).joined(separator: ", ")) never arrived")
             throw .rendezvous("rendezvous at \(env.masterAddress):\(env.masterPort) timed out after \(timeout): rank\(missing.count > 1 ? "s" : "") \(missing.map(String.init).joined(separator: ", ")) of \(env.worldSize) never arrived")
         }
         try client.set("checked/\(env.rank)", "1", deadline: deadline)
@@ -199,9 +222,12 @@ enum Rendezvous {
             for r in 1..<env.worldSize { _ = try? client.get("checked/\(r)", deadline: deadline) }
         }
         if let verdict { throw verdict }
+        log.info("rendezvous: all \(env.worldSize) ranks joined at \(store); plans \(identity); job token \(entries[0]!.session)")
         let transport = TCPTransport(rank: env.rank, worldSize: env.worldSize, listener: listener,
-                                     addresses: (0..<env.worldSize).map { entries[$0]!.address }, session: entries[0]!.session, options: options)
-        return (transport, store)
+                                     addresses: (0..<env.worldSize).map { entries[$0]!.address }, session: entries[0]!.session, options: options,
+                                     log: log)
+        log.info("rendezvous: data port \(advertised); \(options.connectionsPerPeer) connection\(options.connectionsPerPeer > 1 ? "s" : "") per peer")
+        return (transport, server)
     }
 
     static func parse(_ text: String) -> Entry? {

@@ -140,6 +140,14 @@ final class Socket: @unchecked Sendable {
         }
     }
 
+    /// The connected peer's address, for log lines.
+    var peerDescription: String {
+        var a = sockaddr_in()
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let rc = withUnsafeMutablePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(fd, $0, &len) } }
+        return rc == 0 ? "\(SocketAddress(a))" : "an unknown address"
+    }
+
     var localAddress: SocketAddress {
         var a = sockaddr_in()
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)

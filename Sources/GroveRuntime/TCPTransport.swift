@@ -1,3 +1,4 @@
+import Logging
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -61,6 +62,7 @@ public final class TCPTransport: Transport {
     let listener: Socket
     let addresses: [SocketAddress]
     let session: UInt32
+    let log: Logger
     private var connections: [Connection] = []
     private var peerConnections: [Int: [Connection]] = [:]
     private var roundRobin: [Int: Int] = [:]
@@ -77,7 +79,9 @@ public final class TCPTransport: Transport {
     private var pool = BufferPool()
 
     /// `listener` is this rank's bound data socket; `addresses[r]` is where rank r listens.
-    init(rank: Int, worldSize: Int, listener: Socket, addresses: [SocketAddress], session: UInt32, options: Options) {
+    init(rank: Int, worldSize: Int, listener: Socket, addresses: [SocketAddress], session: UInt32, options: Options,
+         log: Logger = DebugLog.logger(rank: nil)) {
+        self.log = log
         self.rank = rank
         self.worldSize = worldSize
         self.listener = listener
@@ -123,24 +127,33 @@ public final class TCPTransport: Transport {
                 list.append(try adopt(s, peer: p))
             }
             peerConnections[p] = list
+            log.info("connected to rank \(p) at \(addresses[p]) (\(k) connection\(k > 1 ? "s" : ""))")
         }
         // Lower ranks connect to us; take their connections until each peer we need has all.
         var missing = Set(peers.filter { $0 < rank && (peerConnections[$0]?.count ?? 0) < k })
         var incoming: [Int: [Connection]] = [:]
+        var nextNote = ContinuousClock.now + .seconds(5)
         while !missing.isEmpty {
-            guard listener.wait(until: deadline) else {
+            guard listener.wait(until: min(deadline, nextNote)) else {
+                if ContinuousClock.now < deadline {
+                    log.info("waiting for rank\(missing.count > 1 ? "s" : "") \(missing.sorted().map(String.init).joined(separator: ", ")) to connect to \(addresses[rank])")
+                    nextNote = .now + .seconds(5)
+                    continue
+                }
                 throw .timeout("rank \(rank) waited for rank\(missing.count > 1 ? "s" : "") \(missing.sorted().map(String.init).joined(separator: ", ")) to connect until the timeout (did they start, and can they reach \(addresses[rank])?)")
             }
             guard let s = try? listener.accept() else { continue }
-            guard let bytes = try s.readBytes(FrameHeader.size, deadline: deadline, what: "a connecting rank") else { continue }
-            let h: FrameHeader
-            do { h = try bytes.withUnsafeBytes { (b) throws(FrameError) in try FrameHeader.parse(b) } } catch {
-                throw .protocolViolation(peer: -1, "a connection to rank \(rank)'s data port: \(error)")
+            // A connection is one of this job's ranks only once it sends a hello with the job's
+            // session (the token rank 0 handed out at rendezvous): a stranger, silent or
+            // speaking something else, is closed and forgotten, and the job goes on.
+            let helloDeadline = min(deadline, .now + .seconds(2))
+            guard let bytes = try? s.readBytes(FrameHeader.size, deadline: helloDeadline, what: "a connecting process"),
+                  let h = try? bytes.withUnsafeBytes({ (b) throws(FrameError) in try FrameHeader.parse(b) }),
+                  h.kind == .hello, h.word0 == session, Int(h.word1) < worldSize else {
+                log.info("dropped a connection to its data port from \(s.peerDescription) that is not one of this job's ranks")
+                continue
             }
             let from = Int(h.word1)
-            guard h.kind == .hello, h.word0 == session else {
-                throw .mismatch("rank \(rank) was reached by a process of another job (session \(h.word0), expected \(session)): is another job using the same hosts and ports?")
-            }
             guard from < rank, h.offset == k else {
                 throw .mismatch("rank \(from) connects with \(h.offset) connections per peer, rank \(rank) expects \(k): set GROVE_CONNECTIONS alike on every rank")
             }
@@ -148,6 +161,7 @@ public final class TCPTransport: Transport {
             if incoming[from]!.count == k {
                 peerConnections[from] = incoming[from]
                 missing.remove(from)
+                log.info("rank \(from) connected (\(k) connection\(k > 1 ? "s" : ""))")
             }
         }
     }

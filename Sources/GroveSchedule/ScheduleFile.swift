@@ -55,9 +55,17 @@ public struct Schedule: Sendable, Equatable {
     }
 
     /// The plan for a buffer of `bytes`, by the size windows (the forest when none applies).
-    public func plan(forBytes bytes: Int) -> Plan {
-        let name = windows.first { bytes >= $0.minBytes && bytes < $0.maxBytes }?.algorithm ?? "forest"
-        return plans.first { $0.algorithm == name } ?? plans[0]
+    public func plan(forBytes bytes: Int) -> Plan { choosePlan(forBytes: bytes).plan }
+
+    /// The plan for a call of `bytes` and why: the size window that names it.
+    public func choosePlan(forBytes bytes: Int) -> (plan: Plan, reason: String) {
+        guard let w = windows.first(where: { bytes >= $0.minBytes && bytes < $0.maxBytes }),
+              let p = plans.first(where: { $0.algorithm == w.algorithm }) else {
+            let p = plans.first { $0.algorithm == "forest" } ?? plans[0]
+            return (p, "no size window covers \(bytes) bytes; the schedule's \(p.algorithm) plan")
+        }
+        let upper = w.maxBytes == Int.max ? "∞" : "\(w.maxBytes)"
+        return (p, "the schedule's size window [\(w.minBytes), \(upper)) bytes names \(w.algorithm)")
     }
 }
 

@@ -196,6 +196,21 @@ func wrongColumns(_ stdout: String) -> (rows: Int, wrong: [Int]) {
         }
     }
 
+    /// GROVE_DEBUG=INFO shows the rendezvous, the plan chosen and why, and the connections.
+    @Test func debugLogShowsRendezvousAndPlan() throws {
+        let topology = try heterogeneousTopology(ranks: 2)
+        defer { try? FileManager.default.removeItem(atPath: topology) }
+        let r = try grove(["launch", "-n", "2", "--", groveExecutable().path, "bench", "--topology", topology, "-b", "1M", "-e", "1M",
+                           "-n", "1", "-w", "0"], environment: rankTimeout.merging(["GROVE_DEBUG": "INFO"]) { $1 }, timeout: 120)
+        #expect(r.status == 0, "\(r.stderr)")
+        for text in ["0: ", "1: "].flatMap({ p in ["rendezvous: rank", "rendezvous: all 2 ranks joined", "size window", "connect"].map { (p, $0) } }) {
+            #expect(r.stderr.split(separator: "\n").contains { $0.hasPrefix(text.0) && $0.contains("grove INFO") && $0.contains(text.1) },
+                    "\(text) missing from: \(r.stderr)")
+        }
+        let bad = try grove(["bench"], environment: ["GROVE_DEBUG": "LOUD", "RANK": "0", "WORLD_SIZE": "1"], timeout: 60)
+        #expect(bad.status == 2 && bad.stderr.contains("GROVE_DEBUG=LOUD names no log level"), "\(bad.stderr)")
+    }
+
     @Test func launchPrefixesOutputAndStopsOnFirstFailure() throws {
         let ok = try grove(["launch", "-n", "3", "--", "/bin/sh", "-c", "echo hello from $RANK of $WORLD_SIZE"], timeout: 30)
         #expect(ok.status == 0)

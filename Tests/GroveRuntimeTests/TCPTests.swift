@@ -64,6 +64,35 @@ func withTCPWorld(_ n: Int, ranks: [Int]? = nil, timeout: Duration = .seconds(20
         }
     }
 
+    /// Ranks told different broadcast roots each think they are the root: without the call
+    /// check every rank would only send and finish with nothing delivered. Every rank fails.
+    @Test func differentRootsFailEveryRank() {
+        let errors = withTCPWorld(3, library: { _ in try PlanLibrary(.baseline(.ring), worldSize: 3) }) { c in
+            var data = [Float](repeating: Float(c.rank), count: 16)
+            try data.withUnsafeMutableBufferPointer { try c.broadcast($0, root: c.rank) }
+        }
+        #expect(errors.count == 3, "\(errors)")
+        for (r, e) in errors { #expect(e.contains("root") && e.contains("same calls with the same arguments"), "rank \(r): \(e)") }
+    }
+
+    /// A stranger on a rank's data port, silent or sending garbage, is dropped; the job runs.
+    @Test func strangersOnTheDataPortAreDropped() {
+        let errors = withTCPWorld(3, library: { _ in try PlanLibrary(.baseline(.ring), worldSize: 3) }) { c in
+            var strangers: [Socket] = []
+            if c.rank == 1, let t = c.transport as? TCPTransport {
+                let deadline = ContinuousClock.now + .seconds(5)
+                let noisy = try Socket.connect(to: t.addresses[1], deadline: deadline, what: "rank 1")
+                try noisy.writeBytes(Array(repeating: 0xAB, count: 100), deadline: deadline, what: "rank 1")
+                strangers = [noisy, try Socket.connect(to: t.addresses[1], deadline: deadline, what: "rank 1")]
+            }
+            var data = [Float](repeating: 1, count: 1000)
+            try data.withUnsafeMutableBufferPointer { try c.allreduce($0) }
+            #expect(data.allSatisfy { $0 == 3 })
+            _ = strangers
+        }
+        #expect(errors.isEmpty, "\(errors)")
+    }
+
     @Test func missingRankIsNamed() {
         let errors = withTCPWorld(4, ranks: [0, 2], timeout: .seconds(2), library: { _ in try PlanLibrary(.baseline(.ring), worldSize: 4) })
         #expect(errors.count == 2)
