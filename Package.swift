@@ -17,6 +17,7 @@ let package = Package(
     targets: [
         // GLPK ships no pkg-config file on Debian, so the module map links it by name.
         .systemLibrary(name: "CGLPK", path: "Sources/CGLPK"),
+        .target(name: "CGroveSys"),
         .target(name: "GroveTopology"),
         .target(name: "GroveSynthesis", dependencies: ["GroveTopology"]),
         .target(name: "GroveLP", dependencies: ["GroveSynthesis", "CGLPK"]),
@@ -29,7 +30,7 @@ let package = Package(
         .executableTarget(
             name: "grove",
             dependencies: [
-                "GroveTopology", "GroveSynthesis", "GroveLP", "GroveSchedule", "GroveRuntime",
+                "GroveTopology", "GroveSynthesis", "GroveLP", "GroveSchedule", "GroveRuntime", "CGroveSys",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

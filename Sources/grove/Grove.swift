@@ -22,6 +22,7 @@ struct Grove: ParsableCommand {
     /// stderr and exit status 2, as every other bad input: `grove: <what> (see 'grove X --help')`.
     static func main() {
         let arguments = Array(CommandLine.arguments.dropFirst())
+        if arguments.first == RankExec.marker { RankExec.run(Array(arguments.dropFirst())) }
         let command: ParsableCommand
         do {
             command = try parseAsRoot(arguments)

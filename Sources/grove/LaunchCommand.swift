@@ -1,4 +1,5 @@
 import ArgumentParser
+import CGroveSys
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -38,7 +39,7 @@ struct Launch: ParsableCommand {
     func execute() throws {
         let argv = command.first == "--" ? Array(command.dropFirst()) : command
         guard let program = argv.first else { throw UserError("give the program to run after --, for example: grove launch -n 4 -- grove bench") }
-        guard n >= 1 else { throw UserError("-n must be at least 1") }
+        guard (1...4096).contains(n) else { throw UserError("-n \(n): give 1 to 4096 ranks per host") }
         let env = ProcessInfo.processInfo.environment
         var node = 0
         var nodes = 1
@@ -154,11 +155,13 @@ final class RankGroup: @unchecked Sendable {
         var empty = sigset_t()
         sigemptyset(&empty)
         posix_spawnattr_setsigmask(&attributes, &empty)
-        let argv = arguments.map { strdup($0) } + [nil]
+        // Each rank starts as `grove __rank PID PROGRAM ARGS…`, which asks the kernel to kill it
+        // when this launcher dies (even by SIGKILL, which no handler sees) and then becomes PROGRAM.
+        let argv = (["grove", RankExec.marker, "\(getpid())", path] + arguments).map { strdup($0) } + [nil]
         let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { for p in argv + envp { free(p) } }
         var pid: pid_t = 0
-        let rc = posix_spawn(&pid, path, &actions, &attributes, argv, envp)
+        let rc = posix_spawn(&pid, "/proc/self/exe", &actions, &attributes, argv, envp)
         close(out[1])
         close(err[1])
         guard rc == 0 else {
@@ -259,5 +262,27 @@ final class RankGroup: @unchecked Sendable {
         let until = Date(timeIntervalSinceNow: 2)
         while readers > 0 && lock.wait(until: until) {}
         return firstFailure ?? 0
+    }
+}
+
+/// The first moments of a rank started by `grove launch`: set the parent-death signal, check
+/// the launcher did not already die before that, then exec the rank's program in this process
+/// (the setting survives exec). A wrapper's own children are not covered: they are stopped
+/// through the rank's process group while the launcher lives.
+enum RankExec {
+    static let marker = "__rank"
+
+    /// `arguments`: the launcher's pid, the program's path, then its argv.
+    static func run(_ arguments: [String]) -> Never {
+        guard arguments.count >= 3, let launcher = pid_t(arguments[0]) else {
+            FileHandle.standardError.write(Data("grove: \(marker) is grove launch's own entry point, not a command\n".utf8))
+            exit(2)
+        }
+        _ = grove_set_parent_death_signal(SIGKILL)
+        if getppid() != launcher { exit(137) }
+        let argv = arguments.dropFirst(2).map { strdup($0) } + [nil]
+        execv(arguments[1], argv)
+        FileHandle.standardError.write(Data("grove launch: cannot start \(arguments[1]): \(String(cString: strerror(errno)))\n".utf8))
+        exit(127)
     }
 }

@@ -211,6 +211,35 @@ func wrongColumns(_ stdout: String) -> (rows: Int, wrong: [Int]) {
         #expect(bad.status == 2 && bad.stderr.contains("GROVE_DEBUG=LOUD names no log level"), "\(bad.stderr)")
     }
 
+    /// SIGKILL reaches no handler, so the kernel must take the ranks down with the launcher.
+    @Test func ranksDieWithAKilledLauncher() throws {
+        let marker = "\(Int.random(in: 100...999)).25"
+        let p = Process()
+        p.executableURL = groveExecutable()
+        p.arguments = ["launch", "-n", "3", "--", "sleep", marker]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        func sleepers() -> Int {
+            let ps = Process()
+            ps.executableURL = URL(fileURLWithPath: "/usr/bin/pgrep")
+            ps.arguments = ["-f", "^sleep \(marker)$"]
+            let out = Pipe()
+            ps.standardOutput = out
+            try? ps.run()
+            ps.waitUntilExit()
+            return String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n").count
+        }
+        var started = 0
+        for _ in 0..<100 where started < 3 { usleep(50_000); started = sleepers() }
+        #expect(started == 3, "the ranks did not start")
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        var left = 3
+        for _ in 0..<40 where left > 0 { usleep(50_000); left = sleepers() }
+        #expect(left == 0, "\(left) ranks outlived their launcher")
+    }
+
     @Test func launchPrefixesOutputAndStopsOnFirstFailure() throws {
         let ok = try grove(["launch", "-n", "3", "--", "/bin/sh", "-c", "echo hello from $RANK of $WORLD_SIZE"], timeout: 30)
         #expect(ok.status == 0)
