@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import GroveSchedule
 import GroveSynthesis
@@ -30,6 +31,8 @@ public final class Communicator {
     /// The rendezvous store rank 0 serves, kept as long as the communicator and stopped with it
     /// (its threads hold it, so it would otherwise keep MASTER_PORT until the process exits).
     var rendezvous: StoreServer?
+    /// This rank's connection to the store, kept to tell a silent rank after a timeout.
+    var store: StoreClient?
     /// The `GROVE_DEBUG` log of this rank.
     public var log: Logger
 
@@ -212,10 +215,41 @@ public final class Communicator {
         }
         let deadline = ContinuousClock.now + timeout
         try checked { () throws(CommunicatorError) in
-            try transport.connect(to: executor.program.peers, deadline: deadline)
-            try executor.run(call, log: log, memory: CallMemory(input: UnsafeMutableRawPointer(mutating: input), output: output, scratch: scratch.baseAddress!,
+            do throws(CommunicatorError) {
+                try transport.connect(to: executor.program.peers, deadline: deadline)
+                try executor.run(call, log: log, memory: CallMemory(input: UnsafeMutableRawPointer(mutating: input), output: output, scratch: scratch.baseAddress!,
                                                            callCheck: executor.callCheck),
                              transport: transport, deadline: deadline)
+            } catch {
+                guard case .timeout(let m) = error else { throw error }
+                throw silentRanks(after: m, call: call, timeout: timeout)
+            }
+        }
+    }
+
+    /// After a timeout, the rank actually at fault: every rank that timed out says so in the
+    /// store, and a rank that says nothing within a short grace is silent (stopped, hung, or
+    /// busy outside Grove). Without this, a rank waiting on a waiting rank blames the wrong one.
+    private func silentRanks(after message: String, call: CallDescriptor, timeout: Duration) -> CommunicatorError {
+        guard let store else { return .timeout(message) }
+        let grace = ContinuousClock.now + min(max(timeout / 4, .seconds(1)), .seconds(3))
+        store.replyGrace = .seconds(1)
+        do {
+            try store.set("timeout/\(rank)", "\(call.number)", deadline: grace)
+            var silent: [Int] = []
+            for r in 0..<worldSize where r != rank {
+                if try store.get("timeout/\(r)", deadline: grace) == nil { silent.append(r) }
+            }
+            // Rank 0's store must outlive the others' questions: they timed out a moment later.
+            if rendezvous != nil { Thread.sleep(forTimeInterval: 2) }
+            guard !silent.isEmpty else { return .timeout(message) }
+            let who = "rank\(silent.count > 1 ? "s" : "") \(silent.map(String.init).joined(separator: ", "))"
+            log.warning("\(call): \(who) silent when the others timed out")
+            return .timeout("\(call) timed out on rank \(rank): \(who) \(silent.count > 1 ? "are" : "is") silent "
+                + "(the other ranks timed out waiting and said so; \(who) did not: stopped, hung, or busy outside Grove?)")
+        } catch {
+            guard store.servedByRankZero else { return .timeout(message + "; \(store.server) did not answer either") }
+            return .timeout("\(call) timed out on rank \(rank): rank 0 is silent (its rendezvous store did not answer either: stopped or hung?)")
         }
     }
 

@@ -23,10 +23,11 @@ extension Communicator {
             try self.init(transport: MemoryHub(worldSize: 1).transport(rank: 0), plans: plans, timeout: t)
             return
         }
-        let (transport, store) = try Rendezvous.connect(env, identity: plans.identity, options: o, timeout: t)
+        let (transport, server, store) = try Rendezvous.connect(env, identity: plans.identity, options: o, timeout: t)
         try self.init(transport: transport, plans: plans, timeout: t)
         log = DebugLog.logger(rank: env.rank, level: env.logLevel)
-        rendezvous = store
+        rendezvous = server
+        self.store = store
     }
 }
 

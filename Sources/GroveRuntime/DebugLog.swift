@@ -4,7 +4,7 @@ import Logging
 import Glibc
 #endif
 
-/// The debug log, in the spirit of `NCCL_DEBUG`: `GROVE_DEBUG=WARN|INFO|TRACE` (default WARN)
+/// The debug log, in the spirit of `NCCL_DEBUG`: `GROVE_DEBUG=WARN|INFO|TRACE` (unset: nothing)
 /// writes lines to stderr as `host:pid:rank R grove LEVEL message`, so that the lines of many
 /// ranks merged by a launcher still say where each came from. INFO tells the rendezvous steps,
 /// the plan chosen for each call shape and why, the connections made, and what a waiting rank
@@ -13,10 +13,11 @@ public enum DebugLog {
     /// The level `GROVE_DEBUG` names; nil for a value that names none.
     public static func level(_ value: String?) -> Logger.Level? {
         switch value?.uppercased() {
-        case nil, "", "WARN", "WARNING": return .warning
+        // Unset: quiet, since every error already reaches the caller as one thrown sentence.
+        case nil, "", "NONE", "ERROR", "VERSION": return .error
+        case "WARN", "WARNING": return .warning
         case "INFO": return .info
         case "TRACE": return .trace
-        case "VERSION", "NONE", "ERROR": return .error
         default: return nil
         }
     }
@@ -24,7 +25,7 @@ public enum DebugLog {
     /// A logger for `rank` at `level`, by default the level of `GROVE_DEBUG` in this process.
     public static func logger(rank: Int?, level: Logger.Level? = nil) -> Logger {
         var l = Logger(label: "grove") { _ in Handler(rank: rank) }
-        l.logLevel = level ?? DebugLog.level(ProcessInfo.processInfo.environment["GROVE_DEBUG"]) ?? .warning
+        l.logLevel = level ?? DebugLog.level(ProcessInfo.processInfo.environment["GROVE_DEBUG"]) ?? .error
         return l
     }
 

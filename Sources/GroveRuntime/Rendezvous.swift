@@ -39,7 +39,7 @@ public struct LaunchEnvironment: Sendable, Equatable {
 
     public init(rank: Int, worldSize: Int, localRank: Int = 0, masterAddress: String, masterPort: Int = LaunchEnvironment.defaultPort,
                 socketInterface: String? = nil, connectionsPerPeer: Int? = nil, timeout: Duration? = nil,
-                launcherStore: Bool = false, storeNamespace: String = "grove/", logLevel: Logger.Level = .warning) {
+                launcherStore: Bool = false, storeNamespace: String = "grove/", logLevel: Logger.Level = .error) {
         self.rank = rank
         self.worldSize = worldSize
         self.localRank = localRank
@@ -166,7 +166,7 @@ enum Rendezvous {
     }
 
     static func connect(_ env: LaunchEnvironment, identity: String, options: TCPTransport.Options,
-                        timeout: Duration) throws(CommunicatorError) -> (TCPTransport, StoreServer?) {
+                        timeout: Duration) throws(CommunicatorError) -> (TCPTransport, StoreServer?, StoreClient) {
         let deadline = ContinuousClock.now + timeout
         let log = DebugLog.logger(rank: env.rank, level: env.logLevel)
         let store = env.launcherStore ? "torchrun's store \(env.masterAddress):\(env.masterPort)"
@@ -176,7 +176,8 @@ enum Rendezvous {
         let server = env.rank == 0 && !env.launcherStore ? try StoreServer(port: UInt16(env.masterPort)) : nil
         let client = try StoreClient(master, namespace: env.storeNamespace, describedAs: env.launcherStore
             ? "torchrun's store at \(env.masterAddress):\(env.masterPort) (MASTER_ADDR:MASTER_PORT)"
-            : "the rendezvous store of rank 0 at \(env.masterAddress):\(env.masterPort) (MASTER_ADDR:MASTER_PORT)", deadline: deadline)
+            : "the rendezvous store of rank 0 at \(env.masterAddress):\(env.masterPort) (MASTER_ADDR:MASTER_PORT)",
+            servedByRankZero: !env.launcherStore, deadline: deadline)
         let bindAddress = try env.socketInterface.map { (s) throws(CommunicatorError) in try SocketAddress.interface(s).address } ?? .any
         let listener = try Socket.listen(on: bindAddress, what: "rank \(env.rank)'s data port")
         var advertised = listener.localAddress
@@ -227,7 +228,7 @@ enum Rendezvous {
                                      addresses: (0..<env.worldSize).map { entries[$0]!.address }, session: entries[0]!.session, options: options,
                                      log: log)
         log.info("rendezvous: data port \(advertised); \(options.connectionsPerPeer) connection\(options.connectionsPerPeer > 1 ? "s" : "") per peer")
-        return (transport, server)
+        return (transport, server, client)
     }
 
     static func parse(_ text: String) -> Entry? {

@@ -183,9 +183,16 @@ final class StoreClient {
     let socket: Socket
     let server: String
     let namespace: String
+    /// Whether rank 0 serves this store (not a launcher): then a store that does not answer
+    /// means rank 0 does not.
+    let servedByRankZero: Bool
+    /// How long past a request's deadline its reply may take.
+    var replyGrace: Duration = .seconds(5)
 
-    init(_ address: SocketAddress, namespace: String, describedAs server: String, deadline: ContinuousClock.Instant) throws(CommunicatorError) {
+    init(_ address: SocketAddress, namespace: String, describedAs server: String, servedByRankZero: Bool,
+         deadline: ContinuousClock.Instant) throws(CommunicatorError) {
         self.server = server
+        self.servedByRankZero = servedByRankZero
         self.namespace = "/" + namespace
         socket = try Socket.connect(to: address, deadline: deadline, what: server)
         try socket.writeBytes([StoreWire.validate] + StoreWire.u32(StoreWire.magic), deadline: deadline, what: server)
@@ -213,7 +220,7 @@ final class StoreClient {
     /// Stores `value` unless the key exists; returns whether it was stored.
     func insert(_ key: String, _ value: String, deadline: ContinuousClock.Instant) throws(CommunicatorError) -> Bool {
         try send(StoreWire.compareSet, [wire(key), [], Array(value.utf8)], deadline: deadline)
-        return try receiveValue(deadline: deadline + .seconds(5)) == Array(value.utf8)
+        return try receiveValue(deadline: deadline + replyGrace) == Array(value.utf8)
     }
 
     func set(_ key: String, _ value: String, deadline: ContinuousClock.Instant) throws(CommunicatorError) {
@@ -224,17 +231,17 @@ final class StoreClient {
     func get(_ key: String, deadline: ContinuousClock.Instant) throws(CommunicatorError) -> String? {
         try socket.writeBytes([StoreWire.wait] + StoreWire.u64(1) + StoreWire.string(wire(key)), deadline: deadline, what: server)
         if !socket.wait(until: deadline) {
-            try socket.writeBytes([StoreWire.cancelWait], deadline: deadline + .seconds(5), what: server)
+            try socket.writeBytes([StoreWire.cancelWait], deadline: deadline + replyGrace, what: server)
             // STOP_WAITING may have crossed the cancel: read up to WAIT_CANCELED, then the key is absent or racing.
             var answers: [UInt8] = []
-            while answers.last != StoreWire.waitCanceled { answers += try receive(1, deadline: deadline + .seconds(5)) }
+            while answers.last != StoreWire.waitCanceled { answers += try receive(1, deadline: deadline + replyGrace) }
             guard answers.first == StoreWire.stopWaiting else { return nil }
         } else {
-            guard try receive(1, deadline: deadline + .seconds(5)) == [StoreWire.stopWaiting] else {
+            guard try receive(1, deadline: deadline + replyGrace) == [StoreWire.stopWaiting] else {
                 throw .rendezvous("\(server) answered a wait with something else: is MASTER_PORT another program's?")
             }
         }
-        try send(StoreWire.get, [wire(key)], deadline: deadline + .seconds(5))
-        return String(decoding: try receiveValue(deadline: deadline + .seconds(5)), as: UTF8.self)
+        try send(StoreWire.get, [wire(key)], deadline: deadline + replyGrace)
+        return String(decoding: try receiveValue(deadline: deadline + replyGrace), as: UTF8.self)
     }
 }

@@ -97,9 +97,11 @@ func wrongColumns(_ stdout: String) -> (rows: Int, wrong: [Int]) {
         }
     }
 
-    /// A rank killed with SIGKILL in the middle of a long run: every other rank exits non-zero
-    /// well within its timeout, with an error that names rank 2.
-    @Test func killedRankIsNamedByEveryOtherRank() throws {
+    /// A rank killed (SIGKILL) or stopped (SIGSTOP) in the middle of a long run: every other
+    /// rank exits non-zero soon after its timeout, with an error that names rank 2, never a rank
+    /// that was only waiting on it.
+    @Test(arguments: [SIGKILL, SIGSTOP])
+    func lostRankIsNamedByEveryOtherRank(signal: Int32) throws {
         let n = 4
         let port = 20000 + Int.random(in: 0..<20000)
         var ranks: [Process] = []
@@ -108,7 +110,7 @@ func wrongColumns(_ stdout: String) -> (rows: Int, wrong: [Int]) {
         for r in 0..<n {
             let p = Process()
             p.executableURL = groveExecutable()
-            p.arguments = ["bench", "-b", "1M", "-e", "1M", "-n", "1000000", "-w", "0", "--timeout", "20"]
+            p.arguments = ["bench", "-b", "1M", "-e", "1M", "-n", "1000000", "-w", "0", "--timeout", signal == SIGSTOP ? "4" : "20"]
             p.environment = ProcessInfo.processInfo.environment.merging(
                 ["RANK": "\(r)", "WORLD_SIZE": "\(n)", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "\(port)"]) { $1 }
             let out = Pipe(), err = Pipe()
@@ -137,7 +139,7 @@ func wrongColumns(_ stdout: String) -> (rows: Int, wrong: [Int]) {
         #expect(started.done.wait(timeout: .now() + 60) == .success, "rank 0 never printed its header")
         usleep(500_000)
         let killedAt = Date()
-        kill(ranks[2].processIdentifier, SIGKILL)
+        kill(ranks[2].processIdentifier, signal)
         for (r, p) in ranks.enumerated() where r != 2 {
             let gone = errors[r].done.wait(timeout: .now() + 40) == .success
             #expect(gone, "rank \(r) did not exit")
@@ -145,9 +147,10 @@ func wrongColumns(_ stdout: String) -> (rows: Int, wrong: [Int]) {
             let text = String(decoding: errors[r].data, as: UTF8.self)
             #expect(p.terminationStatus != 0, "rank \(r) exited 0")
             #expect(text.contains("rank 2"), "rank \(r): \(text)")
+            #expect(!text.contains("waiting for data from rank") || signal == SIGKILL, "rank \(r) blames a waiting rank: \(text)")
             #expect(!text.contains("Fatal error"), "rank \(r): \(text)")
         }
-        print("other ranks exited \(String(format: "%.2f", Date().timeIntervalSince(killedAt))) s after rank 2 was killed")
+        print("other ranks exited \(String(format: "%.2f", Date().timeIntervalSince(killedAt))) s after rank 2 got signal \(signal)")
     }
 
     @Test func rankThatNeverArrivesIsNamed() throws {

@@ -171,7 +171,7 @@ func withTCPWorld(_ n: Int, ranks: [Int]? = nil, timeout: Duration = .seconds(20
         let stranger = try Socket.connect(to: address, deadline: deadline, what: "store")
         try stranger.writeBytes(Array("GET / HTTP/1.0\r\n\r\n".utf8), deadline: deadline, what: "store")
         #expect(try stranger.readBytes(1, deadline: deadline, what: "store") == nil, "a stranger is disconnected")
-        let client = try StoreClient(address, namespace: "grove/", describedAs: "store", deadline: deadline)
+        let client = try StoreClient(address, namespace: "grove/", describedAs: "store", servedByRankZero: true, deadline: deadline)
         #expect(try client.insert("rank/0", "a", deadline: deadline))
         #expect(try !client.insert("rank/0", "b", deadline: deadline))
         #expect(try client.get("rank/0", deadline: deadline) == "a")
