@@ -38,7 +38,7 @@ extension PlanLibrary {
         var identity: [String] = []
         for path in paths {
             let text = try readText(path, what: "schedule")
-            do { list.append(try ScheduleFile.read(text)) } catch {
+            do { list.append(try Schedule.read(text)) } catch {
                 throw .schedule("\(path):\(error.description)")
             }
             identity.append("\((path as NSString).lastPathComponent)#\(fnv1a(text))")
@@ -48,12 +48,19 @@ extension PlanLibrary {
 
     /// Plans synthesized from a topology file when each collective is first used.
     public static func load(topology path: String, worldSize: Int, slices: Int = 4) throws(CommunicatorError) -> PlanLibrary {
+        if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, size > TopologyFile.maxBytes {
+            throw .schedule("\(path): \(size >> 20) MiB is larger than a topology file Grove reads (\(TopologyFile.maxBytes >> 20) MiB)")
+        }
         let text = try readText(path, what: "topology")
         do {
             let fabric = try TopologyFile.parse(text).fabric
             return try PlanLibrary(.topology(fabric), worldSize: worldSize, slices: slices)
         } catch let e as CommunicatorError {
             throw e
+        } catch let e as TopologyError {
+            // One line: the first problem, and how many more `grove topo show` would list.
+            guard case .invalid(let problems) = e, problems.count > 1 else { throw .schedule("\(path): \(e)") }
+            throw .schedule("\(path): \(problems[0]) (and \(problems.count - 1) more; `grove topo show \(path)` lists them)")
         } catch {
             throw .schedule("\(path): \(error)")
         }

@@ -63,8 +63,9 @@ public enum MSCCLReader {
             }
             guard lo >= 0, hi >= 0, hi == 0 || hi >= lo else { throw MSCCLError("minBytes=\(lo), maxBytes=\(hi) is not a size range") }
         }
-        guard p.ngpus >= 1, p.gpus.map(\.id).sorted() == Array(0..<p.ngpus) else {
-            let missing = Set(0..<p.ngpus).subtracting(p.gpus.map(\.id)).sorted().prefix(5)
+        // Count first: ngpus is only a number in the file, and a billion would allocate gigabytes.
+        guard p.ngpus >= 1, p.ngpus == p.gpus.count, p.gpus.map(\.id).sorted() == Array(0..<p.ngpus) else {
+            let missing = Set(0..<min(p.ngpus, p.gpus.count + 5)).subtracting(p.gpus.map(\.id)).sorted().prefix(5)
             throw MSCCLError("ngpus=\(p.ngpus) but the <gpu> ids are not each of 0..<\(p.ngpus) once (\(p.gpus.count) gpus; missing \(Array(missing)))")
         }
         guard p.nchannels >= 1 && p.nchannels <= MSCCLDialect.maxChannels else {
@@ -153,8 +154,8 @@ public enum MSCCLReader {
                     }
                     for (role, buf, off) in local {
                         guard let size = chunks[buf] else { throw MSCCLError("\(site): \(role)buf \"\(buf)\" is not i, o or s") }
-                        guard off >= 0 && off + s.cnt <= size else {
-                            throw MSCCLError("\(site): \(role) chunks \(off)..<\(off + s.cnt) of buffer \(buf) are outside its \(size) chunks")
+                        guard off >= 0 && off <= size - s.cnt else {
+                            throw MSCCLError("\(site): \(role) chunks from \(off), \(s.cnt) of them, are outside the \(size) chunks of buffer \(buf)")
                         }
                     }
                 }
@@ -280,6 +281,11 @@ struct XMLTree {
     var line: Int
 
     static func parse(_ text: String) throws(MSCCLError) -> XMLTree {
+        // MSCCL XML declares no entities; a DOCTYPE is how entity expansion and external
+        // entities get in, so none is read.
+        if text.range(of: "<!DOCTYPE", options: .caseInsensitive) != nil || text.range(of: "<!ENTITY", options: .caseInsensitive) != nil {
+            throw MSCCLError("the file has a DOCTYPE or entity declarations; MSCCL XML has none, and Grove does not expand them")
+        }
         let delegate = TreeBuilder()
         // From a stream libxml2 is fed in small chunks; one 10 MB chunk would trip its lookahead limit.
         let parser = XMLParser(stream: InputStream(data: Data(text.utf8)))
@@ -298,13 +304,21 @@ struct XMLTree {
         var root: XMLTree?
         var failure: MSCCLError?
 
+        /// <algo><gpu><tb><step/> is 4 deep; deeper nesting is refused before it can exhaust anything.
+        static let maxDepth = 8
+
         func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?,
                     attributes: [String: String] = [:]) {
+            guard stack.count < TreeBuilder.maxDepth else {
+                if failure == nil { failure = MSCCLError("line \(parser.lineNumber): elements nested more than \(TreeBuilder.maxDepth) deep; MSCCL XML is <algo><gpu><tb><step/>") }
+                parser.abortParsing()
+                return
+            }
             stack.append(XMLTree(name: name, attributes: attributes, children: [], line: parser.lineNumber))
         }
 
         func parser(_ parser: XMLParser, didEndElement name: String, namespaceURI: String?, qualifiedName: String?) {
-            let done = stack.removeLast()
+            guard failure == nil, let done = stack.popLast() else { return }
             if stack.isEmpty { root = done } else { stack[stack.count - 1].children.append(done) }
         }
 

@@ -5,10 +5,16 @@ import GroveTopology
 public enum ScheduleBuilder {
     /// Sizes (bytes) at which plans are simulated to choose size windows.
     static let windowSizes = [64 << 10, 1 << 20, 16 << 20]
+    /// Slices per tree: each slice is a message per tree arc, so more than this only adds
+    /// messages (and lowering time) without measurable overlap.
+    public static let slices = 1...64
 
     /// Builds the schedule for a synthesis: the forest plan, the baseline plans, and size windows
     /// where a baseline is predicted faster than the forest. Only plans that win somewhere are kept.
     public static func schedule(for s: Synthesis, fabric: Fabric, slices: Int) throws(SimulationError) -> Schedule {
+        guard ScheduleBuilder.slices.contains(slices) else {
+            throw SimulationError(description: "\(slices) slices per tree: give \(ScheduleBuilder.slices.lowerBound) to \(ScheduleBuilder.slices.upperBound)")
+        }
         let forest = Lowering.plan(s, slices: slices)
         var candidates = [forest]
         for b in Baseline.allCases {

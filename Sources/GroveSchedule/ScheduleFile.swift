@@ -183,6 +183,7 @@ public enum ScheduleFile {
             guard try string(field(d, "format", in: node)) == "grove-schedule" else { throw fail(node, "not a Grove schedule (\"format\" must be \"grove-schedule\")") }
             guard try int(field(d, "version", in: node)) == 1 else { throw fail(node, "this Grove reads schedule version 1 only") }
             let ranks = try int(field(d, "ranks", in: node))
+            guard (1...(1 << 20)).contains(ranks) else { throw fail(node, "\"ranks\" is \(ranks); a schedule has 1 to 2^20 ranks") }
             let collectiveName = try string(field(d, "collective", in: node))
             guard let collective = Collective(rawValue: collectiveName) else { throw fail(node, "unknown collective \"\(collectiveName)\"") }
             let rootRank = try d["root"].map { (n: JSONNode) throws(ScheduleFileError) in Rank(try int(n)) }
@@ -203,6 +204,14 @@ public enum ScheduleFile {
                 plans.append(try plan(p, ranks: ranks, collective: collective, root: rootRank))
             }
             guard !plans.isEmpty else { throw fail(node, "no plans") }
+            for w in windows {
+                guard plans.contains(where: { $0.algorithm == w.algorithm }) else {
+                    throw fail(node, "a size window names the \(w.algorithm) plan, which the file does not hold (it has \(plans.map(\.algorithm).joined(separator: ", ")))")
+                }
+                guard w.minBytes >= 0, w.minBytes < w.maxBytes else {
+                    throw fail(node, "the size window [\(w.minBytes), \(w.maxBytes)) of \(w.algorithm) is empty or negative")
+                }
+            }
             return Schedule(fabricName: try string(field(d, "fabric", in: node)), fabricHash: try string(field(d, "fabric_hash", in: node)),
                             collective: collective, root: rootRank, boundAlgbw: try exact("bound_algbw"), algbw: try exact("algbw"),
                             plans: plans, windows: windows)
@@ -235,8 +244,12 @@ public enum ScheduleFile {
                 programs.append(RankProgram(rank: Rank(rank), steps: steps))
             }
             guard programs.count == ranks else { throw fail(node, "\(programs.count) programs for \(ranks) ranks") }
-            return Plan(collective: collective, rankCount: ranks, root: root, programs: programs,
-                        slices: try int(field(d, "slices", in: node)), algorithm: try string(field(d, "algorithm", in: node)), routing: routing)
+            let plan = Plan(collective: collective, rankCount: ranks, root: root, programs: programs,
+                            slices: try int(field(d, "slices", in: node)), algorithm: try string(field(d, "algorithm", in: node)), routing: routing)
+            // Structure is checked on reading, so no reader (runtime, simulator, exporter) meets
+            // an out-of-range peer, fraction or dependency; `grove verify` proves the rest.
+            do { try Verifier.checkStructure(plan) } catch { throw fail(node, "plan \(plan.algorithm): \(error.description)") }
+            return plan
         }
 
         func step(_ node: JSONNode, ranks: Int) throws(ScheduleFileError) -> Step {
@@ -266,6 +279,26 @@ public enum ScheduleFile {
             default: throw fail(first, "unknown operation \"\(op)\" (s, r, rr or c)")
             }
             return Step(operation, BufferRange(try buffer(a[3]), try fraction(a[4]), try fraction(a[5])), dependencies: try deps(a[7]), stream: try int(a[6]))
+        }
+    }
+}
+
+extension Schedule {
+    /// Reads a schedule in either format another tool may hand over: Grove schedule JSON, or
+    /// MSCCL XML (first non-blank character `<`), which must pass its dialect's structural rules
+    /// and becomes a one-plan schedule without a fabric (its rate is unknown: 0). Either way the
+    /// plans have passed `Verifier.checkStructure`.
+    public static func read(_ text: String) throws(ScheduleFileError) -> Schedule {
+        guard text.first(where: { !$0.isWhitespace }) == "<" else { return try ScheduleFile.read(text) }
+        do {
+            let program = try MSCCLReader.parse(text)
+            try MSCCLReader.validate(program, dialect: program.dialect)
+            let plan = try MSCCLReader.plan(program)
+            do { try Verifier.checkStructure(plan) } catch { throw MSCCLError(error.description) }
+            return Schedule(fabricName: "msccl:\(program.name)", fabricHash: "", collective: plan.collective, root: nil,
+                            boundAlgbw: .zero, algbw: .zero, plans: [plan], windows: [])
+        } catch {
+            throw ScheduleFileError(description: " MSCCL XML: \(error)")
         }
     }
 }

@@ -16,6 +16,30 @@ public struct SimulationResult: Sendable {
     public var messages: Int
 }
 
+extension Fabric {
+    /// A path with the fewest links (breadth-first search; ties to the lower vertex). O(V + E).
+    /// Fabrics are validated to connect every pair of ranks, so rank pairs always have one.
+    func shortestPath(from a: VertexID, to b: VertexID) -> [VertexID] {
+        var adjacency = [[Int]](repeating: [], count: vertexCount)
+        for l in links { adjacency[l.from.rawValue].append(l.to.rawValue) }
+        var previous = [Int](repeating: -1, count: vertexCount)
+        var queue = [a.rawValue]
+        previous[a.rawValue] = a.rawValue
+        var head = 0
+        while head < queue.count, previous[b.rawValue] < 0 {
+            let v = queue[head]
+            head += 1
+            for w in adjacency[v] where previous[w] < 0 {
+                previous[w] = v
+                queue.append(w)
+            }
+        }
+        var path = [b.rawValue]
+        while path.last! != a.rawValue { path.append(previous[path.last!]) }
+        return path.reversed().map { VertexID($0) }
+    }
+}
+
 /// Predicts a plan's time on a fabric.
 ///
 /// Each send becomes a transfer split over its arc's routes (`Plan.routing`); a transfer first
@@ -95,12 +119,16 @@ public enum Simulator {
                         let e = step.range.elements(count: counts[step.range.buffer]!)
                         let size = Double(e.count * elementSize)
                         messages += 1
-                        guard let routes = plan.routing[ArcKey(channel: channel, from: Rank(v), to: peer)], !routes.isEmpty else {
-                            throw SimulationError(description: "no route for rank \(v) → \(peer) on channel \(channel); the schedule lacks routing")
-                        }
+                        // A plan from elsewhere (MSCCL XML) carries no routing: its transfers take a
+                        // shortest path, as a runtime's default routing would.
+                        let routes = plan.routing[ArcKey(channel: channel, from: Rank(v), to: peer)].flatMap { $0.isEmpty ? nil : $0 }
+                            ?? [WeightedPath(vertices: fabric.shortestPath(from: VertexID(v), to: peer.vertex), weight: .one)]
                         openParts[id] = routes.count
                         for r in routes {
                             var links: [Int] = []
+                            guard r.vertices.allSatisfy({ (0..<fabric.vertexCount).contains($0.rawValue) }) else {
+                                throw SimulationError(description: "a route of rank \(v) → \(peer) names a vertex that fabric \(fabric.name) does not have")
+                            }
                             for (a, b) in zip(r.vertices, r.vertices.dropFirst()) {
                                 guard let li = linkIndex[a.rawValue * fabric.vertexCount + b.rawValue] else {
                                     throw SimulationError(description: "route \(r.vertices.map { fabric.name(of: $0) }.joined(separator: "→")) uses a link fabric \(fabric.name) does not have")

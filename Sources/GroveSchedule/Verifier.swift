@@ -18,12 +18,15 @@ public struct VerificationError: Error, Sendable, CustomStringConvertible {
 public enum Verifier {
     /// Sizes (nccl-tests `count`, in elements) checked by default: tiny, primes, and sizes not
     /// divisible by the slice count or the rank count.
+    /// The largest element count `verify` accepts: the symbolic run holds every element.
+    public static let maxCount = 1 << 26
+
     public static func defaultCounts(for plan: Plan) -> [Int] {
         Array(Set([1, 2, 3, plan.rankCount - 1, plan.rankCount + 1, plan.slices + 1, 97, 1021].filter { $0 > 0 })).sorted()
     }
 
     public static func verify(_ plan: Plan, counts: [Int]? = nil) throws(VerificationError) {
-        try checkDeadlockFreedom(plan)
+        try checkStructure(plan)
         for count in counts ?? defaultCounts(for: plan) {
             for inPlace in [false, true] {
                 var run = SymbolicRun(plan: plan, count: count, inPlace: inPlace)
@@ -31,6 +34,36 @@ public enum Verifier {
                 try run.checkResult()
             }
         }
+    }
+
+    /// What every reader checks before using a plan, in O(steps + dependencies): one program per
+    /// rank in order, peers that are other ranks, byte ranges within [0, 1], dependencies on
+    /// earlier steps, every send matched by a receive, and no deadlock. `verify` adds the
+    /// symbolic run that proves the result.
+    public static func checkStructure(_ plan: Plan) throws(VerificationError) {
+        guard plan.programs.count == plan.rankCount, plan.programs.enumerated().allSatisfy({ $0.offset == $0.element.rank.rawValue }) else {
+            throw VerificationError(description: "the plan has \(plan.programs.count) programs for \(plan.rankCount) ranks (one per rank, in rank order)")
+        }
+        if let r = plan.root, !(0..<plan.rankCount).contains(r.rawValue) {
+            throw VerificationError(description: "root \(r) is not a rank (0..\(plan.rankCount - 1))")
+        }
+        guard plan.slices >= 1 else { throw VerificationError(description: "\(plan.slices) slices per tree; a plan has at least 1") }
+        for p in plan.programs {
+            for (i, s) in p.steps.enumerated() {
+                var ranges = [s.range]
+                switch s.operation {
+                case .send(let peer, let c), .recv(let peer, let c), .recvReduce(let peer, let c):
+                    guard (0..<plan.rankCount).contains(peer.rawValue), peer != p.rank, c >= 0 else {
+                        throw VerificationError(description: "rank \(p.rank) step \(i): peer \(peer) on channel \(c) is not another rank of \(plan.rankCount) on a channel ≥ 0")
+                    }
+                case .copy(let source): ranges.append(source)
+                }
+                for r in ranges where !(r.lo >= .zero && r.lo <= r.hi && r.hi <= .one) {
+                    throw VerificationError(description: "\(describe(plan, rank: p.rank.rawValue, step: i)): range out of bounds (fractions must lie in [0, 1])")
+                }
+            }
+        }
+        try checkDeadlockFreedom(plan)
     }
 
     static func describe(_ plan: Plan, rank: Int, step: Int) -> String {

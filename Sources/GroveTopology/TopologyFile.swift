@@ -16,6 +16,10 @@ public enum TopologyFile {
         public var roundedLinks: [String]
     }
 
+    /// The largest topology file read (64 MiB): a 16 000-GPU fabric takes about 20 MB, and
+    /// the reader holds about 20 bytes of tree per byte of JSON.
+    public static let maxBytes = 64 << 20
+
     static let topKeys: Set<String> = ["name", "description", "version", "ranks", "switches", "links"]
     static let linkKeys: Set<String> = ["from", "to", "bandwidth", "latency", "bidirectional", "comment"]
 
@@ -125,12 +129,14 @@ public enum TopologyFile {
             problems.append(TopologyProblem(where: label, message: "missing \"bandwidth\" (GB/s)"))
             return nil
         }
-        guard case .number(let literal) = bw.value else {
+        guard case .number(let bandwidthLiteral) = bw.value else {
             problems.append(TopologyProblem(where: label, message: "bandwidth is \(bw.value.kindName), not a number; give GB/s as a number such as 25 or 12.5"))
             return nil
         }
         let value: Bandwidth
-        switch Bandwidth.reading(literal: literal) {
+        // A literal of a million digits is quoted by its start and length, not in full.
+        let literal = bandwidthLiteral.count <= 32 ? bandwidthLiteral : "\(bandwidthLiteral.prefix(24))… (\(bandwidthLiteral.count) characters)"
+        switch Bandwidth.reading(literal: bandwidthLiteral) {
         case .value(let v, let exact):
             value = v
             if !exact { quantized.append(label) }

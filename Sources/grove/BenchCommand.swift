@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GroveRuntime
+import GroveSchedule
 import GroveSynthesis
 
 extension DataType: ExpressibleByArgument {
@@ -13,8 +14,10 @@ extension ReduceOp: ExpressibleByArgument {
     public static var allValueStrings: [String] { allCases.map(\.description) }
 }
 
+/// The algorithm names of schedules, `grove synth` and `grove simulate`, plus auto.
 enum BenchAlgorithm: String, ExpressibleByArgument, CaseIterable {
-    case auto, forest, ring, tree
+    case auto, forest, ring
+    case doubleBinaryTree = "double_binary_tree"
 }
 
 /// A byte count with an optional K/M/G suffix (powers of 1024, as nccl-tests); a count that
@@ -105,7 +108,7 @@ struct Bench: ParsableCommand {
     @Option(help: "A topology file: synthesize the forest at start-up (combinatorial engine).") var topology: String?
     @Option(help: "With --topology: slices each tree's share is cut into (more: less pipeline fill, more messages).")
     var slices = 4
-    @Option(help: "auto (size windows of the schedule), forest, ring, or tree (double binary tree).")
+    @Option(help: "auto (the schedule's size windows), forest, ring or double_binary_tree.")
     var algo: BenchAlgorithm = .auto
     @Option(name: [.customShort("n"), .customLong("iters")], help: "Timed iterations per size.") var iterations = 20
     @Option(name: [.customShort("w"), .customLong("warmup_iters")], help: "Untimed iterations per size.") var warmup = 5
@@ -222,18 +225,14 @@ struct Bench: ParsableCommand {
             if !schedules.isEmpty {
                 library = try PlanLibrary.load(schedules: schedules, worldSize: worldSize)
             } else if let topology {
-                guard slices >= 1 else { throw UserError("--slices must be at least 1") }
+                guard ScheduleBuilder.slices.contains(slices) else { throw UserError("--slices \(slices): give 1 to \(ScheduleBuilder.slices.upperBound)") }
                 library = try PlanLibrary.load(topology: topology, worldSize: worldSize, slices: slices)
             } else {
                 guard algo != .forest else { throw UserError("--algo forest needs --schedule or --topology") }
-                library = try PlanLibrary(.baseline(algo == .tree ? .doubleBinaryTree : .ring), worldSize: worldSize)
+                library = try PlanLibrary(.baseline(algo == .doubleBinaryTree ? .doubleBinaryTree : .ring), worldSize: worldSize)
             }
-            switch algo {
-            case .auto: break
-            case .forest: library.pinnedAlgorithm = "forest"
-            case .ring: if schedules.isEmpty && topology == nil { break } else { library.pinnedAlgorithm = "ring" }
-            case .tree: if schedules.isEmpty && topology == nil { break } else { library.pinnedAlgorithm = "double_binary_tree" }
-            }
+            // Without a schedule or topology the baseline library is already the one asked for.
+            if algo != .auto && (!schedules.isEmpty || topology != nil) { library.pinnedAlgorithm = algo.rawValue }
             return library
         } catch let e as CommunicatorError {
             throw UserError("\(e)")
@@ -258,7 +257,7 @@ struct Bench: ParsableCommand {
     /// slowest rank's), then one checked call on fresh data.
     func measure(_ comm: Communicator, count: Int, type: DataType, op: ReduceOp, inPlace: Bool) throws -> BenchResult {
         let n = comm.worldSize
-        let buffers = CallBuffers(collective, count: count, type: type, rank: comm.rank, worldSize: n, inPlace: inPlace)
+        let buffers = try CallBuffers(collective, count: count, type: type, rank: comm.rank, worldSize: n, inPlace: inPlace)
         let (src, dst) = (buffers.input, buffers.output)
         DataPattern.fillInput(src, collective, type: type, count: count, rank: comm.rank, worldSize: n, op: op)
         func call() throws { try comm.run(collective, input: src, output: dst, count: count, type: type, op: op, root: root) }

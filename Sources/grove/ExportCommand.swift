@@ -31,11 +31,17 @@ struct Export: ParsableCommand {
         try reportingErrors {
             guard dot != msccl else { throw UserError("choose one export format: --msccl or --dot") }
             let s = try loadSchedule(schedule)
-            try writeOutput(msccl ? try mscclText(s) : dotText(s), to: output)
+            if let root, !(0..<s.plans[0].rankCount).contains(root) {
+                throw UserError("--root \(root) is not a rank of \(schedule) (0…\(s.plans[0].rankCount - 1))")
+            }
+            var summary: String?
+            try writeOutput(msccl ? try mscclText(s, summary: &summary) : dotText(s), to: output)
+            // Said once the file is written, so a failed write is the only line.
+            if let summary { Console.note(summary) }
         }
     }
 
-    func mscclText(_ s: Schedule) throws -> String {
+    func mscclText(_ s: Schedule, summary: inout String?) throws -> String {
         guard let dialect = MSCCLDialect(rawValue: mscclDialect) else {
             throw UserError("--msccl-dialect '\(mscclDialect)': expected nccl or executor")
         }
@@ -60,7 +66,7 @@ struct Export: ParsableCommand {
             _ = try proveMSCCL(text, dialect: dialect)
             let tbs = program.gpus.map(\.threadBlocks.count)
             let steps = program.gpus.flatMap { $0.threadBlocks.map(\.steps.count) }
-            Console.note("grove: \(s.collective.rawValue) \(algorithm) plan as MSCCL (\(dialect.rawValue) dialect): \(program.ngpus) gpus, \(program.nchannels) channels, \(tbs.min()!)–\(tbs.max()!) thread blocks per gpu, up to \(steps.max() ?? 0) steps per block (limit \(dialect.maxStepsPerThreadBlock)), \(program.nchunksperloop) chunks per loop (counts must be multiples of it); verified")
+            summary = ("grove: \(s.collective.rawValue) \(algorithm) plan as MSCCL (\(dialect.rawValue) dialect): \(program.ngpus) gpus, \(program.nchannels) channels, \(tbs.min()!)–\(tbs.max()!) thread blocks per gpu, up to \(steps.max() ?? 0) steps per block (limit \(dialect.maxStepsPerThreadBlock)), \(program.nchunksperloop) chunks per loop (counts must be multiples of it); verified")
             return text
         } catch let e as MSCCLError {
             throw UserError("\(schedule): \(e.description)")

@@ -40,7 +40,12 @@ struct Launch: ParsableCommand {
         let argv = command.first == "--" ? Array(command.dropFirst()) : command
         guard let program = argv.first else { throw UserError("give the program to run after --, for example: grove launch -n 4 -- grove bench") }
         guard (1...4096).contains(n) else { throw UserError("-n \(n): give 1 to 4096 ranks per host") }
+        guard grace.isFinite, (0...3600).contains(grace) else { throw UserError("--grace \(grace): give 0 to 3600 seconds") }
         let env = ProcessInfo.processInfo.environment
+        if let text = env["MASTER_PORT"], port == nil, Int(text).map({ (1...65535).contains($0) }) != true {
+            throw UserError("MASTER_PORT=\(text) is not a TCP port (1…65535)")
+        }
+        if let port, !(1...65535).contains(port) { throw UserError("--port \(port) is not a TCP port (1…65535)") }
         var node = 0
         var nodes = 1
         var master = env["MASTER_ADDR"] ?? "127.0.0.1"

@@ -18,12 +18,18 @@ enum Console {
     }
 }
 
-/// Runs a command body; user errors become one line on stderr and exit status 2.
+/// Runs a command body; user errors, and any library error that escaped without a file name,
+/// become one line on stderr and exit status 2. Exit codes pass through.
 func reportingErrors(_ body: () throws -> Void) throws {
     do {
         try body()
+    } catch let e as ExitCode {
+        throw e
     } catch let e as UserError {
         Console.error(e.description)
+        throw ExitCode(2)
+    } catch {
+        Console.error("\(error)")
         throw ExitCode(2)
     }
 }
@@ -34,6 +40,9 @@ func loadFabric(_ path: String) throws -> Fabric { try loadTopology(path).fabric
 /// Reads and validates a topology file; warnings and the rounding note go to stderr, and a flood
 /// of problems (a generated file with thousands of bad names) is cut to its first lines and a count.
 func loadTopology(_ path: String) throws -> TopologyFile.Parsed {
+    if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, size > TopologyFile.maxBytes {
+        throw UserError("\(path): \(size >> 20) MiB is larger than a topology file Grove reads (\(TopologyFile.maxBytes >> 20) MiB)")
+    }
     guard let data = FileManager.default.contents(atPath: path) else {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {

@@ -57,7 +57,7 @@ struct Synth: ParsableCommand {
     func execute() throws {
             if let all { return try synthesizeAll(all) }
             guard let topology else { throw UserError("give a topology file, or --all FOLDER -o FOLDER") }
-            guard slices >= 1 else { throw UserError("--slices must be at least 1") }
+            guard ScheduleBuilder.slices.contains(slices) else { throw UserError("--slices \(slices): give 1 to \(ScheduleBuilder.slices.upperBound)") }
             let parsed = try loadTopology(topology)
             let fabric = parsed.fabric
             let rootRank = try resolveRoot(fabric)

@@ -16,7 +16,9 @@ struct Verify: ParsableCommand {
         try reportingErrors {
             let explicit = try counts.map { text in
                 try text.split(separator: ",").map { s -> Int in
-                    guard let v = Int(s), v > 0 else { throw UserError("--counts: '\(s)' is not a positive element count") }
+                    guard let v = Int(s), (1...Verifier.maxCount).contains(v) else {
+                        throw UserError("--counts: '\(s)' is not an element count from 1 to \(Verifier.maxCount)")
+                    }
                     return v
                 }
             }
@@ -32,12 +34,18 @@ struct Verify: ParsableCommand {
                         print("ok    \(path) \(plan.algorithm): \(schedule.collective.rawValue) over \(plan.rankCount) ranks, \(plan.stepCount) steps, counts \((explicit ?? Verifier.defaultCounts(for: plan)).map(String.init).joined(separator: ","))")
                     } catch {
                         failed = true
-                        print("FAIL  \(path) \(plan.algorithm): \(error)")
+                        fail("\(path) \(plan.algorithm): \(error)")
                     }
                 }
             }
         }
         if failed { throw ExitCode(1) }
+    }
+
+    /// A FAIL line: in the report on stdout, and on stderr where errors are looked for.
+    func fail(_ line: String) {
+        print("FAIL  " + line)
+        Console.error("FAIL " + line)
     }
 
     /// Checks one MSCCL XML file; prints ok or FAIL and returns whether it passed.
@@ -56,11 +64,11 @@ struct Verify: ParsableCommand {
             print("ok    \(path) msccl (\(dialect.rawValue) dialect): \(program.coll) over \(program.ngpus) gpus, \(blocks) thread blocks, \(plan.stepCount) transfers and copies, counts \(counts.map(String.init).joined(separator: ","))")
             return true
         } catch let e as MSCCLError {
-            print("FAIL  \(path): \(e.description)")
+            fail("\(path): \(e.description)")
         } catch let e as VerificationError {
-            print("FAIL  \(path): \(e.description)")
+            fail("\(path): \(e.description)")
         } catch {
-            print("FAIL  \(path): \(error)")
+            fail("\(path): \(error)")
         }
         return false
     }
@@ -79,12 +87,20 @@ struct Simulate: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
+            guard alphaUs.isFinite, (0...1e6).contains(alphaUs) else {
+                throw UserError("--alpha-us \(alphaUs): give the per-message overhead as 0 to 10^6 microseconds")
+            }
             let s = try loadSchedule(schedule)
             let fabric = try loadFabric(topology)
-            guard fabric.hash == s.fabricHash else {
-                throw UserError("\(schedule) was made for fabric \(s.fabricName) (hash \(s.fabricHash)), not \(topology) (hash \(fabric.hash))")
+            // MSCCL XML names no fabric: it need only have as many ranks.
+            guard fabric.hash == s.fabricHash || (s.fabricHash.isEmpty && s.plans[0].rankCount == fabric.rankCount) else {
+                throw UserError(s.fabricHash.isEmpty
+                    ? "\(schedule) is for \(s.plans[0].rankCount) ranks, \(topology) has \(fabric.rankCount)"
+                    : "\(schedule) was made for fabric \(s.fabricName) (hash \(s.fabricHash)), not \(topology) (hash \(fabric.hash))")
             }
-            let bytes = try parseSize(size)
+            guard let bytes = ByteSize(argument: size)?.bytes, bytes > 0 else {
+                throw UserError("--size \(size): expected bytes such as 4096, 64K, 16M or 1G")
+            }
             let plan: Plan
             if let algorithm {
                 guard let p = s.plans.first(where: { $0.algorithm == algorithm }) else {
@@ -94,11 +110,18 @@ struct Simulate: ParsableCommand {
             } else {
                 plan = s.plan(forBytes: bytes)
             }
-            let r = try Simulator.simulate(plan, fabric: fabric, bytes: bytes, messageOverhead: alphaUs * 1e-6)
+            let r: SimulationResult
+            do { r = try Simulator.simulate(plan, fabric: fabric, bytes: bytes, messageOverhead: alphaUs * 1e-6) } catch {
+                throw UserError("\(schedule): \(error)")
+            }
             print("plan        \(plan.algorithm), \(plan.slices) slices per tree, \(r.messages) messages")
             print("size        \(bytes) bytes")
             print(String(format: "time        %.3f ms", r.seconds * 1e3))
-            print(String(format: "algbw       %.2f GB/s (synthesized rate %.2f GB/s, %.1f%%)", r.algbw, s.algbw.doubleValue, 100 * r.algbw / s.algbw.doubleValue))
+            if s.algbw > .zero {
+                print(String(format: "algbw       %.2f GB/s (synthesized rate %.2f GB/s, %.1f%%)", r.algbw, s.algbw.doubleValue, 100 * r.algbw / s.algbw.doubleValue))
+            } else {
+                print(String(format: "algbw       %.2f GB/s", r.algbw))
+            }
             print(String(format: "busbw       %.2f GB/s", r.busbw))
             print("busiest links")
             for (l, u) in r.busiestLinks {
@@ -108,12 +131,4 @@ struct Simulate: ParsableCommand {
     }
 }
 
-func parseSize(_ text: String) throws -> Int {
-    let units: [Character: Int] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30]
-    var t = text.uppercased()
-    var mult = 1
-    if t.hasSuffix("B") { t.removeLast() }
-    if let u = t.last, let m = units[u] { mult = m; t.removeLast() }
-    guard let v = Int(t), v > 0 else { throw UserError("size '\(text)': expected bytes such as 4096, 64K, 16M or 1G") }
-    return v * mult
-}
+

@@ -42,7 +42,7 @@ struct UncheckedBox<T>: @unchecked Sendable {
 /// One collective on raw buffers, checked against `DataPattern`; returns the wrong elements.
 func runChecked(_ c: Communicator, _ collective: Collective, type: DataType, op: ReduceOp, count: Int, inPlace: Bool, root: Int = 0) throws -> Int {
     let n = c.worldSize
-    let buffers = CallBuffers(collective, count: count, type: type, rank: c.rank, worldSize: n, inPlace: inPlace, outputFill: 0xEE)
+    let buffers = try CallBuffers(collective, count: count, type: type, rank: c.rank, worldSize: n, inPlace: inPlace, outputFill: 0xEE)
     let (inPtr, outPtr) = (buffers.input, buffers.output)
     DataPattern.fillInput(inPtr, collective, type: type, count: count, rank: c.rank, worldSize: n, op: op)
     try c.run(collective, input: inPtr, output: outPtr, count: count, type: type, op: op, root: root)

@@ -44,7 +44,7 @@ put("dup-top-key.json", valid.replace('{"name": "x",', '{"name": "x", "name": "y
 put("dup-link-key.json", two("25", ', "bandwidth": 30'))
 put("unknown-vertex.json", '{"name": "x", "ranks": ["a", "b"], "links": [\n'
     '  {"from": "a", "to": "b", "bandwidth": 25, "bidirectional": true},\n'
-    '  {"from": "b", "to": "ghost", "bandwidth": 25}\n]}\n')
+    '  {"from": "b", "to": "ghost", "bandwidth": 25, "bidirectional": true}\n]}\n')
 put("unreachable.json", '{"name": "x", "ranks": ["a", "b", "c"], "links": [\n'
     '  {"from": "a", "to": "b", "bandwidth": 25, "bidirectional": true},\n'
     '  {"from": "c", "to": "a", "bandwidth": 25}\n]}\n')

@@ -92,6 +92,9 @@ edit("format-wrong", lambda d: d.__setitem__("format", "grove-topology"))
 # fabric hash mismatch (simulate checks it against --topology)
 edit("hash-mismatch", lambda d: d.__setitem__("fabric_hash", "0000000000000000"))
 
+# 100 000 nested arrays where a step should be
+put("deep-100k", raw=text.replace('"steps": [', '"steps": [' + "[" * 100_000, 1))
+
 # truncated at half
 put("truncated", raw=text[: len(text) // 2])
 

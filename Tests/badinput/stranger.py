@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """A stranger on the rendezvous port: connects to 127.0.0.1:PORT over and over for SECONDS and,
 per MODE, sends random bytes ("garbage"), a huge length prefix ("bigframe"), or nothing while
-holding the connection open ("silent"). Prints how many connections were accepted.
+holding the connection open ("silent"). Prints the running count of accepted connections, one
+line per connection (the last line is the total).
 
 Usage: stranger.py PORT SECONDS MODE
 """
@@ -18,6 +19,7 @@ while time.time() < deadline:
         time.sleep(0.002)
         continue
     accepted += 1
+    print(accepted, flush=True)
     try:
         if mode == "garbage":
             s.sendall(os.urandom(4096))
@@ -39,4 +41,3 @@ while time.time() < deadline:
     time.sleep(0.005)
 for s in held:
     s.close()
-print(accepted)
