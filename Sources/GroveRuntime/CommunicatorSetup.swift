@@ -10,6 +10,12 @@ extension Communicator {
         try self.init(LaunchEnvironment.from(environment), plans: plans, timeout: timeout, options: options)
     }
 
+    /// For a rank that cannot join (its plans failed to load, say): tells the other ranks why,
+    /// through the rendezvous, so they fail at once with that reason instead of waiting for it.
+    public static func abandon(_ env: LaunchEnvironment, reason: String, timeout: Duration? = nil) {
+        Rendezvous.abandon(env, reason: reason, timeout: timeout ?? env.timeout ?? Communicator.defaultTimeout)
+    }
+
     /// Joins a job with explicit arguments instead of environment variables.
     public convenience init(_ env: LaunchEnvironment, plans: PlanLibrary, timeout: Duration? = nil,
                             options: TCPTransport.Options? = nil) throws(CommunicatorError) {

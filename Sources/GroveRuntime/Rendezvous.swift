@@ -165,6 +165,32 @@ enum Rendezvous {
         var session: UInt32
     }
 
+    /// The store this rank meets the others at: rank 0 serves it unless the launcher does.
+    static func openStore(_ env: LaunchEnvironment, deadline: ContinuousClock.Instant) throws(CommunicatorError) -> (StoreServer?, StoreClient) {
+        let master = try SocketAddress.resolve(env.masterAddress, port: env.masterPort)
+        let server = env.rank == 0 && !env.launcherStore ? try StoreServer(port: UInt16(env.masterPort)) : nil
+        let client = try StoreClient(master, namespace: env.storeNamespace, describedAs: env.launcherStore
+            ? "torchrun's store at \(env.masterAddress):\(env.masterPort) (MASTER_ADDR:MASTER_PORT)"
+            : "the rendezvous store of rank 0 at \(env.masterAddress):\(env.masterPort) (MASTER_ADDR:MASTER_PORT)",
+            servedByRankZero: !env.launcherStore, deadline: deadline)
+        return (server, client)
+    }
+
+    /// Tells the other ranks that this one cannot start (its schedule or topology did not load,
+    /// say), so that they fail at once with its reason instead of waiting out the rendezvous.
+    /// Rank 0 serves the store until every other rank has read the news, at most `timeout`.
+    static func abandon(_ env: LaunchEnvironment, reason: String, timeout: Duration) {
+        guard env.worldSize > 1 else { return }
+        let deadline = ContinuousClock.now + timeout
+        guard let (server, client) = try? openStore(env, deadline: deadline) else { return }
+        let line = String(reason.split(separator: "\n").first ?? "")
+        _ = try? client.insert("rank/\(env.rank)", "failed\t" + line.prefix(2000), deadline: deadline)
+        // A rank that leaves needs nothing more from rank 0's store.
+        _ = try? client.set("checked/\(env.rank)", "1", deadline: deadline)
+        if server != nil { for r in 1..<env.worldSize { _ = try? client.get("checked/\(r)", deadline: deadline) } }
+        server?.stop()
+    }
+
     static func connect(_ env: LaunchEnvironment, identity: String, options: TCPTransport.Options,
                         timeout: Duration) throws(CommunicatorError) -> (TCPTransport, StoreServer?, StoreClient) {
         let deadline = ContinuousClock.now + timeout
@@ -172,12 +198,7 @@ enum Rendezvous {
         let store = env.launcherStore ? "torchrun's store \(env.masterAddress):\(env.masterPort)"
             : "rank 0's store \(env.masterAddress):\(env.masterPort)"
         log.info("rendezvous: rank \(env.rank) of \(env.worldSize) joining at \(store)\(env.rank == 0 && !env.launcherStore ? ", which this rank serves" : ""), keys under \(env.storeNamespace)")
-        let master = try SocketAddress.resolve(env.masterAddress, port: env.masterPort)
-        let server = env.rank == 0 && !env.launcherStore ? try StoreServer(port: UInt16(env.masterPort)) : nil
-        let client = try StoreClient(master, namespace: env.storeNamespace, describedAs: env.launcherStore
-            ? "torchrun's store at \(env.masterAddress):\(env.masterPort) (MASTER_ADDR:MASTER_PORT)"
-            : "the rendezvous store of rank 0 at \(env.masterAddress):\(env.masterPort) (MASTER_ADDR:MASTER_PORT)",
-            servedByRankZero: !env.launcherStore, deadline: deadline)
+        let (server, client) = try openStore(env, deadline: deadline)
         let bindAddress = try env.socketInterface.map { (s) throws(CommunicatorError) in try SocketAddress.interface(s).address } ?? .any
         let listener = try Socket.listen(on: bindAddress, what: "rank \(env.rank)'s data port")
         var advertised = listener.localAddress
@@ -206,6 +227,12 @@ enum Rendezvous {
                 found = try client.get("rank/\(r)", deadline: .now)
             }
             guard let text = found else { missing.append(r); continue }
+            if text.hasPrefix("failed\t") {
+                try? client.set("checked/\(env.rank)", "1", deadline: deadline)
+                // As below: rank 0 serves the news until everyone has read it.
+                if server != nil { for o in 1..<env.worldSize { _ = try? client.get("checked/\(o)", deadline: deadline) } }
+                throw .rendezvous("rank \(r) could not start: \(text.dropFirst(7))")
+            }
             guard let e = parse(text) else { throw .rendezvous("rank \(r)'s rendezvous entry is not Grove's (\(text.prefix(40))…): is another program using MASTER_PORT \(env.masterPort)?") }
             if r == 0 && e.worldSize != env.worldSize {
                 throw .mismatch("ranks disagree on the world size: rank 0 (on \(e.host)) has WORLD_SIZE \(e.worldSize), rank \(env.rank) has \(env.worldSize)")

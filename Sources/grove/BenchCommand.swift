@@ -163,7 +163,11 @@ struct Bench: ParsableCommand {
         let callTimeout = try timeout.map { (t) throws -> Duration in try validTimeout(t, flag: "--timeout") }
         let env: LaunchEnvironment
         do { env = try LaunchEnvironment.from(ProcessInfo.processInfo.environment) } catch { throw UserError("\(error)") }
-        let library = try makeLibrary(worldSize: env.worldSize)
+        let library: PlanLibrary
+        do { library = try makeLibrary(worldSize: env.worldSize) } catch {
+            Communicator.abandon(env, reason: "\(error)", timeout: callTimeout)
+            throw error
+        }
         let comm: Communicator
         do { comm = try Communicator(env, plans: library, timeout: callTimeout) } catch {
             throw UserError("rank \(env.rank): \(error)")

@@ -16,6 +16,7 @@ func freeLoopbackPort() -> Int {
 /// Runs ranks `ranks` of a TCP world on loopback, one thread each; returns each rank's error.
 func withTCPWorld(_ n: Int, ranks: [Int]? = nil, timeout: Duration = .seconds(20), port: Int = freeLoopbackPort(),
                   masterAddress: String = "127.0.0.1", connections: Int? = nil, library: @escaping @Sendable (Int) throws -> PlanLibrary,
+                  abandonOnFailure: Bool = false,
                   _ body: @escaping @Sendable (Communicator) throws -> Void = { _ in }) -> [Int: String] {
     let results = Results(n)
     let group = DispatchGroup()
@@ -24,7 +25,12 @@ func withTCPWorld(_ n: Int, ranks: [Int]? = nil, timeout: Duration = .seconds(20
         Thread {
             do {
                 let env = LaunchEnvironment(rank: r, worldSize: n, masterAddress: masterAddress, masterPort: port, connectionsPerPeer: connections)
-                let c = try Communicator(env, plans: try library(r), timeout: timeout)
+                let plans: PlanLibrary
+                do { plans = try library(r) } catch {
+                    if abandonOnFailure { Communicator.abandon(env, reason: "\(error)", timeout: timeout) }
+                    throw error
+                }
+                let c = try Communicator(env, plans: plans, timeout: timeout)
                 try body(c)
             } catch let e as CommunicatorError { results.set(r, e) } catch { results.set(r, .system("\(error)")) }
             group.leave()
@@ -91,6 +97,18 @@ func withTCPWorld(_ n: Int, ranks: [Int]? = nil, timeout: Duration = .seconds(20
             _ = strangers
         }
         #expect(errors.isEmpty, "\(errors)")
+    }
+
+    /// A rank that cannot start says so through the rendezvous: the others fail at once with
+    /// its reason instead of waiting out the timeout (here 30 s; the test allows 10).
+    @Test func rankThatCannotStartIsNamedAtOnce() {
+        let start = ContinuousClock.now
+        let errors = withTCPWorld(3, timeout: .seconds(30), library: { r in
+            if r == 1 { throw CommunicatorError.schedule("broken.json:1:6: not a schedule") }
+            return try PlanLibrary(.baseline(.ring), worldSize: 3)
+        }, abandonOnFailure: true)
+        #expect(ContinuousClock.now - start < .seconds(10))
+        for r in [0, 2] { #expect(errors[r]?.contains("rank 1 could not start: broken.json:1:6: not a schedule") == true, "\(errors)") }
     }
 
     @Test func missingRankIsNamed() {
