@@ -19,8 +19,23 @@ struct Launch: ParsableCommand {
           grove launch -n 2 -- ./my-app --steps 100
 
         Several hosts: run launch on each with --hosts-from-env and the same MASTER_ADDR (first \
-        host) and MASTER_PORT; NNODES (or SLURM_NNODES) gives the host count and NODE_RANK (or \
-        SLURM_NODEID) this host's index, so rank = NODE_RANK × N + local rank.
+        host) and MASTER_PORT; NNODES (or SLURM_NNODES, GROVE_NNODES) gives the host count and \
+        NODE_RANK (or SLURM_NODEID, GROVE_NODE_RANK) this host's index, so rank = NODE_RANK × N + \
+        local rank. A launcher killed even by SIGKILL takes its ranks with it.
+
+        Other launchers work as they are: torchrun (standalone, static or c10d rendezvous; Grove \
+        uses torchrun's own store), srun, mpirun (Open MPI) and mpiexec (MPICH). Without \
+        MASTER_ADDR, rank 0's host is this host when the launcher says all ranks are local, or the \
+        first node of Slurm's step.
+
+        Environment a rank reads [default]:
+          RANK WORLD_SIZE LOCAL_RANK  or Slurm's, Open MPI's, MPICH's own
+          MASTER_ADDR          rank 0's host [this host if all are local]
+          MASTER_PORT          rank 0's store [29500; launch: a free port]
+          GROVE_SOCKET_IFNAME  data interfaces, ^ excludes [any]
+          GROVE_CONNECTIONS    TCP connections per peer, 1-64 [1]
+          GROVE_TIMEOUT        seconds one call may take [60]
+          GROVE_DEBUG          WARN, INFO or TRACE on stderr [quiet]
         """
     )
 
