@@ -1,6 +1,8 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+let optimizedInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
+
 let package = Package(
     name: "Grove",
     products: [
@@ -18,15 +20,17 @@ let package = Package(
         // GLPK ships no pkg-config file on Debian, so the module map links it by name.
         .systemLibrary(name: "CGLPK", path: "Sources/CGLPK"),
         .target(name: "CGroveSys"),
-        .target(name: "GroveTopology"),
-        .target(name: "GroveSynthesis", dependencies: ["GroveTopology"]),
+        // Optimized in debug builds too, as GroveRuntime below: the suite reads, synthesizes, lowers
+        // and verifies multi-megabyte fabrics and schedules, 3–5× slower unoptimized.
+        .target(name: "GroveTopology", swiftSettings: optimizedInDebug),
+        .target(name: "GroveSynthesis", dependencies: ["GroveTopology"], swiftSettings: optimizedInDebug),
         .target(name: "GroveLP", dependencies: ["GroveSynthesis", "CGLPK"]),
-        .target(name: "GroveSchedule", dependencies: ["GroveSynthesis"]),
+        .target(name: "GroveSchedule", dependencies: ["GroveSynthesis"], swiftSettings: optimizedInDebug),
         // The library applications link: no GLPK (GPL-3) below it, only the combinatorial engine.
         // Optimized in debug builds too: the end-to-end tests move up to 16 MiB per call through it,
         // and unoptimized SIMD reductions and data checks are 20× slower.
         .target(name: "GroveRuntime", dependencies: ["GroveSchedule", "GroveTopology", .product(name: "Logging", package: "swift-log")],
-                swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]),
+                swiftSettings: optimizedInDebug),
         .executableTarget(
             name: "grove",
             dependencies: [

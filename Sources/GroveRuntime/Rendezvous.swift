@@ -240,6 +240,11 @@ enum Rendezvous {
             entries[r] = e
         }
         guard missing.isEmpty else {
+            // The ranks that did arrive read the same news: rank 0 serves it until they have.
+            try? client.set("checked/\(env.rank)", "1", deadline: .now + .seconds(2))
+            if server != nil {
+                for o in 1..<env.worldSize where !missing.contains(o) { _ = try? client.get("checked/\(o)", deadline: .now + .seconds(5)) }
+            }
             log.warning("rendezvous: rank\(missing.count > 1 ? "s" : "") \(missing.map(String.init).joined(separator: ", ")) never arrived")
             throw .rendezvous("rendezvous at \(env.masterAddress):\(env.masterPort) timed out after \(timeout): rank\(missing.count > 1 ? "s" : "") \(missing.map(String.init).joined(separator: ", ")) of \(env.worldSize) never arrived")
         }

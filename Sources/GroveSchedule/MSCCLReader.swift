@@ -155,7 +155,7 @@ public enum MSCCLReader {
                     for (role, buf, off) in local {
                         guard let size = chunks[buf] else { throw MSCCLError("\(site): \(role)buf \"\(buf)\" is not i, o or s") }
                         guard off >= 0 && off <= size - s.cnt else {
-                            throw MSCCLError("\(site): \(role) chunks from \(off), \(s.cnt) of them, are outside the \(size) chunks of buffer \(buf)")
+                            throw MSCCLError("\(site): \(role) chunks from \(off), \(s.cnt) of them, of buffer \(buf) are outside its \(size) chunks")
                         }
                     }
                 }

@@ -153,7 +153,14 @@ func temporaryFile(_ text: String) throws -> String {
                 .write(toFile: out, atomically: true, encoding: .utf8)
             let bad = try grove(["verify", out])
             #expect(bad.status == 1 && bad.stdout.hasPrefix("FAIL"), "\(bad.stdout)")
+            #expect(bad.stderr.hasPrefix("grove: FAIL"), "the verdict reaches stderr too: \(bad.stderr)")
         }
+        // Another tool's MSCCL XML simulates on a fabric with as many ranks (shortest-path routing).
+        let xml = FileManager.default.temporaryDirectory.appendingPathComponent("grove-msccl-\(UUID().uuidString).xml").path
+        defer { try? FileManager.default.removeItem(atPath: xml) }
+        #expect(try grove(["export", "Schedules/ring-bi-8.allreduce.json", "--msccl", "-o", xml]).status == 0)
+        let sim = try grove(["simulate", xml, "--topology", "Topologies/ring-bi-8.json", "--size", "16M"])
+        #expect(sim.status == 0 && sim.stdout.contains("plan        msccl") && sim.stdout.contains("algbw"), "\(sim.stdout)\(sim.stderr)")
         let none = try grove(["export", "Schedules/ring-bi-8.allreduce.json"])
         #expect(none.status == 2 && none.stderr.contains("choose one export format"))
         let dialect = try grove(["export", "Schedules/ring-bi-8.allreduce.json", "--msccl", "--msccl-dialect", "rccl"])

@@ -191,6 +191,14 @@ func wrongColumns(_ stdout: String) -> (rows: Int, wrong: [Int]) {
                                    "-b", "64", "-e", "64", "-c", "0", "-n", "1", "-w", "0"], environment: rankTimeout, timeout: 120)
         let row = unchecked.stdout.split(separator: "\n").first { !$0.hasPrefix("#") }?.split(separator: " ").map(String.init) ?? []
         #expect(row.count == 13 && row[3] == "none" && row[8] == "N/A" && row[12] == "N/A", "\(unchecked.stdout)")
+        // --extras appends the algorithm that ran: forest when forest is asked for.
+        let topology = try heterogeneousTopology(ranks: 2)
+        defer { try? FileManager.default.removeItem(atPath: topology) }
+        let pinned = try grove(["launch", "-n", "2", "--no-prefix", "--", groveExecutable().path, "bench", "--topology", topology,
+                                "--algo", "forest", "--extras", "-b", "1K", "-e", "1M", "-f", "32", "-n", "1", "-w", "0"],
+                               environment: rankTimeout, timeout: 120)
+        let algos = pinned.stdout.split(separator: "\n").filter { !$0.hasPrefix("#") }.compactMap { $0.split(separator: " ").last }
+        #expect(algos.count == 3 && algos.allSatisfy { $0 == "forest" }, "\(pinned.stdout)\(pinned.stderr)")
         let gpus = try grove(["bench", "-g", "4"], timeout: 60)
         #expect(gpus.status == 2 && gpus.stderr.contains("-g 4: only -g 1 is meaningful here"), "\(gpus.stderr)")
         for bad in [["--timeout", "nan"], ["--timeout", "-1"], ["-T", "inf"], ["-b", "8589934592G"], ["-c", "allreduce"]] {
