@@ -54,8 +54,8 @@ extension PlanLibrary {
 
     /// Plans synthesized from a topology file when each collective is first used.
     public static func load(topology path: String, worldSize: Int, slices: Int = 4) throws(CommunicatorError) -> PlanLibrary {
-        if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, size > TopologyFile.maxBytes {
-            throw .schedule("\(path): \(size >> 20) MiB is larger than a topology file Grove reads (\(TopologyFile.maxBytes >> 20) MiB)")
+        if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, let problem = TopologyFile.sizeProblem(bytes: size) {
+            throw .schedule("\(path): \(problem)")
         }
         let text = try readText(path, what: "topology")
         do {

@@ -165,6 +165,10 @@ enum Rendezvous {
         var session: UInt32
     }
 
+    /// Entries that stand in for a rank: it could not start (its own words follow), or the
+    /// first rank to time out declared it absent (the sentence every rank reports follows).
+    static let failed = "failed\t", absent = "absent\t"
+
     /// The store this rank meets the others at: rank 0 serves it unless the launcher does.
     static func openStore(_ env: LaunchEnvironment, deadline: ContinuousClock.Instant) throws(CommunicatorError) -> (StoreServer?, StoreClient) {
         let master = try SocketAddress.resolve(env.masterAddress, port: env.masterPort)
@@ -184,7 +188,7 @@ enum Rendezvous {
         let deadline = ContinuousClock.now + timeout
         guard let (server, client) = try? openStore(env, deadline: deadline) else { return }
         let line = String(reason.split(separator: "\n").first ?? "")
-        _ = try? client.insert("rank/\(env.rank)", "failed\t" + line.prefix(2000), deadline: deadline)
+        _ = try? client.insert("rank/\(env.rank)", failed + line.prefix(2000), deadline: deadline)
         // A rank that leaves needs nothing more from rank 0's store.
         _ = try? client.set("checked/\(env.rank)", "1", deadline: deadline)
         if server != nil { for r in 1..<env.worldSize { _ = try? client.get("checked/\(r)", deadline: deadline) } }
@@ -199,18 +203,28 @@ enum Rendezvous {
             : "rank 0's store \(env.masterAddress):\(env.masterPort)"
         log.info("rendezvous: rank \(env.rank) of \(env.worldSize) joining at \(store)\(env.rank == 0 && !env.launcherStore ? ", which this rank serves" : ""), keys under \(env.storeNamespace)")
         let (server, client) = try openStore(env, deadline: deadline)
+        // On every way out but success, rank 0's store stops and MASTER_PORT is free again
+        // (its threads would otherwise keep it for the life of the process).
+        var handedOff = false
+        defer { if !handedOff { server?.stop() } }
         let bindAddress = try env.socketInterface.map { (s) throws(CommunicatorError) in try SocketAddress.interface(s).address } ?? .any
         let listener = try Socket.listen(on: bindAddress, what: "rank \(env.rank)'s data port")
         var advertised = listener.localAddress
         if advertised.address == INADDR_ANY { advertised.address = client.socket.localAddress.address }
         let session = env.rank == 0 ? UInt32.random(in: 1...UInt32.max) : 0
-        var hostName = [CChar](repeating: 0, count: 256)
-        gethostname(&hostName, 255)
-        let host = String(decoding: hostName.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let host = DebugLog.host
         let mine = ["grove1", "\(env.worldSize)", advertised.host, "\(advertised.port)", "\(options.connectionsPerPeer)", host, "\(session)", identity]
             .joined(separator: "\t")
         guard try client.insert("rank/\(env.rank)", mine, deadline: deadline) else {
+            if let other = try client.get("rank/\(env.rank)", deadline: .now), other.hasPrefix(absent) {
+                throw .rendezvous("rank \(env.rank) arrived after the others had given up: \(other.dropFirst(absent.count))")
+            }
             throw .rendezvous("another process already joined as rank \(env.rank) at \(env.masterAddress):\(env.masterPort): two processes were given RANK=\(env.rank)")
+        }
+        /// Rank 0 serves the table until the others have read it (each sets `checked/R`).
+        func serveUntilRead(except skipped: [Int] = [], until limit: ContinuousClock.Instant) {
+            guard server != nil else { return }
+            for o in 1..<env.worldSize where !skipped.contains(o) { _ = try? client.get("checked/\(o)", deadline: limit) }
         }
         var entries: [Int: Entry] = [:]
         var missing: [Int] = []
@@ -227,11 +241,11 @@ enum Rendezvous {
                 found = try client.get("rank/\(r)", deadline: .now)
             }
             guard let text = found else { missing.append(r); continue }
-            if text.hasPrefix("failed\t") {
+            // A rank that could not start, or one the first rank to time out declared absent.
+            if text.hasPrefix(failed) || text.hasPrefix(absent) {
                 try? client.set("checked/\(env.rank)", "1", deadline: deadline)
-                // As below: rank 0 serves the news until everyone has read it.
-                if server != nil { for o in 1..<env.worldSize { _ = try? client.get("checked/\(o)", deadline: deadline) } }
-                throw .rendezvous("rank \(r) could not start: \(text.dropFirst(7))")
+                serveUntilRead(until: deadline)
+                throw .rendezvous(text.hasPrefix(failed) ? "rank \(r) could not start: \(text.dropFirst(failed.count))" : String(text.dropFirst(absent.count)))
             }
             guard let e = parse(text) else { throw .rendezvous("rank \(r)'s rendezvous entry is not Grove's (\(text.prefix(40))…): is another program using MASTER_PORT \(env.masterPort)?") }
             if r == 0 && e.worldSize != env.worldSize {
@@ -240,26 +254,26 @@ enum Rendezvous {
             entries[r] = e
         }
         guard missing.isEmpty else {
-            // The ranks that did arrive read the same news: rank 0 serves it until they have.
+            let error = CommunicatorError.rendezvous("rendezvous at \(env.masterAddress):\(env.masterPort) timed out after \(timeout): rank\(missing.count > 1 ? "s" : "") \(missing.map(String.init).joined(separator: ", ")) of \(env.worldSize) never arrived")
+            // Declared in the store, so the ranks whose deadlines come later fail at once with
+            // the same sentence, and a rank arriving late learns it came too late.
+            for m in missing { _ = try? client.insert("rank/\(m)", absent + error.description, deadline: .now + .seconds(2)) }
             try? client.set("checked/\(env.rank)", "1", deadline: .now + .seconds(2))
-            if server != nil {
-                for o in 1..<env.worldSize where !missing.contains(o) { _ = try? client.get("checked/\(o)", deadline: .now + .seconds(5)) }
-            }
+            serveUntilRead(except: missing, until: .now + .seconds(5))
             log.warning("rendezvous: rank\(missing.count > 1 ? "s" : "") \(missing.map(String.init).joined(separator: ", ")) never arrived")
-            throw .rendezvous("rendezvous at \(env.masterAddress):\(env.masterPort) timed out after \(timeout): rank\(missing.count > 1 ? "s" : "") \(missing.map(String.init).joined(separator: ", ")) of \(env.worldSize) never arrived")
+            throw error
         }
         try client.set("checked/\(env.rank)", "1", deadline: deadline)
         let verdict = check(entries, worldSize: env.worldSize)
-        if env.rank == 0 {
-            // Serve the table until everyone has read it, even when it is about to fail.
-            for r in 1..<env.worldSize { _ = try? client.get("checked/\(r)", deadline: deadline) }
-        }
+        // Even when it is about to fail.
+        serveUntilRead(until: deadline)
         if let verdict { throw verdict }
         log.info("rendezvous: all \(env.worldSize) ranks joined at \(store); plans \(identity); job token \(entries[0]!.session)")
         let transport = TCPTransport(rank: env.rank, worldSize: env.worldSize, listener: listener,
                                      addresses: (0..<env.worldSize).map { entries[$0]!.address }, session: entries[0]!.session, options: options,
                                      log: log)
         log.info("rendezvous: data port \(advertised); \(options.connectionsPerPeer) connection\(options.connectionsPerPeer > 1 ? "s" : "") per peer")
+        handedOff = true
         return (transport, server, client)
     }
 

@@ -23,15 +23,19 @@ enum StoreWire {
     static let check: UInt8 = 5, wait: UInt8 = 6, cancelWait: UInt8 = 12, ping: UInt8 = 13
     static let magic: UInt32 = 0x3C85_F7CE
     static let stopWaiting: UInt8 = 0, waitCanceled: UInt8 = 1
-    /// torch's libuv server limits; a longer key or value ends the connection.
+    /// torch's libuv server's key and value limits (a longer one ends the connection), and
+    /// Grove's own bound on the keys of one WAIT or CHECK.
     static let maxKey = 8192, maxValue = 8 << 20, maxKeys = 4096
+    /// Connections served at once: a job's ranks each hold one; more is a port scan.
+    static let maxClients = 8192
 
-    static func u64(_ v: Int) -> [UInt8] { withUnsafeBytes(of: UInt64(v).littleEndian, Array.init) }
-    static func u32(_ v: UInt32) -> [UInt8] { withUnsafeBytes(of: v.littleEndian, Array.init) }
+    static func u64(_ v: Int) -> [UInt8] { bytes(UInt64(v)) }
+    static func u32(_ v: UInt32) -> [UInt8] { bytes(v) }
     static func string(_ s: [UInt8]) -> [UInt8] { u64(s.count) + s }
     static func integer<T: FixedWidthInteger>(_ b: [UInt8], as: T.Type) -> T {
         b.withUnsafeBytes { T(littleEndian: $0.loadUnaligned(as: T.self)) }
     }
+    static func bytes<T: FixedWidthInteger>(_ v: T) -> [UInt8] { withUnsafeBytes(of: v.littleEndian, Array.init) }
 }
 
 /// The store rank 0 serves when no launcher serves one (one thread per client; a job's ranks
@@ -63,16 +67,28 @@ final class StoreServer: @unchecked Sendable {
 
     deinit { stop() }
 
+    /// Accepts until stopped. A failed accept (out of descriptors, an aborted connection) is
+    /// retried after a pause, so no stranger can end the store; past `maxClients` connections
+    /// new ones are closed at once. Each client's socket is released when its thread ends.
     private func acceptLoop() {
         while true {
-            guard let c = try? listener.accept() else { return }
+            let accepted = try? listener.accept()
             condition.lock()
             if stopped { condition.unlock(); return }
+            guard let c = accepted else {
+                condition.unlock()
+                usleep(10_000)
+                continue
+            }
+            guard clients.count < StoreWire.maxClients else { condition.unlock(); continue }
             clients.append(c)
             condition.unlock()
             let t = Thread { [self] in
                 serve(c)
                 shutdown(c.fd, Int32(SHUT_RDWR))
+                condition.lock()
+                clients.removeAll { $0 === c }
+                condition.unlock()
             }
             t.name = "grove-store-client"
             t.start()
@@ -127,12 +143,16 @@ final class StoreServer: @unchecked Sendable {
                 case StoreWire.add:
                     let k = try key()
                     let delta = StoreWire.integer(try read(8, .now + .seconds(10)), as: Int64.self)
-                    let total: Int64 = update { values in
-                        let sum = (values[k].flatMap { Int64(String(decoding: $0, as: UTF8.self)) } ?? 0) &+ delta
+                    // As torch: a missing key counts as 0, a value that is not a number is an error.
+                    let total: Int64? = update { values in
+                        let current = values[k].map { Int64(String(decoding: $0, as: UTF8.self)) } ?? 0
+                        guard let current else { return nil }
+                        let sum = current &+ delta
                         values[k] = Array(String(sum).utf8)
                         return sum
                     }
-                    try reply(withUnsafeBytes(of: total.littleEndian, Array.init))
+                    guard let total else { return }
+                    try reply(StoreWire.bytes(total))
                 case StoreWire.check:
                     let keys = try keyList()
                     try reply([update { v in keys.allSatisfy { v[$0] != nil } } ? 0 : 1])

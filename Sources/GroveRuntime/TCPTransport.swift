@@ -154,7 +154,10 @@ public final class TCPTransport: Transport {
                 continue
             }
             let from = Int(h.word1)
-            guard from < rank, h.offset == k else {
+            guard from < rank else {
+                throw .mismatch("rank \(from) connected to rank \(rank), but the lower rank connects: do two processes share RANK \(from)?")
+            }
+            guard h.offset == k else {
                 throw .mismatch("rank \(from) connects with \(h.offset) connections per peer, rank \(rank) expects \(k): set GROVE_CONNECTIONS alike on every rank")
             }
             incoming[from, default: []].append(try adopt(s, peer: from))

@@ -370,6 +370,12 @@ struct ChunkUnits {
                 var ranges = [s.range]
                 if case .copy(let src) = s.operation { ranges.append(src) }
                 for r in ranges {
+                    // A denominator this large cannot come under the chunk limit after scaling
+                    // (scale's numerator is at most `largest`); refusing it first keeps the
+                    // product below from overflowing.
+                    guard r.lo.denominator / largest <= MSCCLDialect.maxChunks, r.hi.denominator / largest <= MSCCLDialect.maxChunks else {
+                        throw MSCCLError("the plan's ranges need more than \(MSCCLDialect.maxChunks) chunks per loop (16-bit offsets): re-synthesize with fewer slices")
+                    }
                     let scale = Rational(sizes[r.buffer]!, largest)
                     try add(r.lo * scale)
                     try add(r.hi * scale)

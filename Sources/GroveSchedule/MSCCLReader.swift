@@ -24,6 +24,9 @@ public enum MSCCLReader {
             let ga = Attributes(g, at: "<gpu> on line \(g.line)")
             var gpu = MSCCLProgram.Gpu(id: try ga.int("id"), iChunks: try ga.int("i_chunks"), oChunks: try ga.int("o_chunks"),
                                        sChunks: try ga.int("s_chunks"), threadBlocks: [])
+            for (name, n) in [("i_chunks", gpu.iChunks), ("o_chunks", gpu.oChunks), ("s_chunks", gpu.sChunks)] where !(0...MSCCLDialect.maxChunks).contains(n) {
+                throw MSCCLError("<gpu> on line \(g.line): \(name)=\(n); a buffer has 0 to \(MSCCLDialect.maxChunks) chunks")
+            }
             for t in g.children {
                 guard t.name == "tb" else { throw MSCCLError("line \(t.line): <\(t.name)> inside <gpu>, expected <tb>") }
                 let ta = Attributes(t, at: "<tb> on line \(t.line)")
@@ -65,7 +68,7 @@ public enum MSCCLReader {
         }
         // Count first: ngpus is only a number in the file, and a billion would allocate gigabytes.
         guard p.ngpus >= 1, p.ngpus == p.gpus.count, p.gpus.map(\.id).sorted() == Array(0..<p.ngpus) else {
-            let missing = Set(0..<min(p.ngpus, p.gpus.count + 5)).subtracting(p.gpus.map(\.id)).sorted().prefix(5)
+            let missing = Set(0..<max(0, min(p.ngpus, p.gpus.count + 5))).subtracting(p.gpus.map(\.id)).sorted().prefix(5)
             throw MSCCLError("ngpus=\(p.ngpus) but the <gpu> ids are not each of 0..<\(p.ngpus) once (\(p.gpus.count) gpus; missing \(Array(missing)))")
         }
         guard p.nchannels >= 1 && p.nchannels <= MSCCLDialect.maxChannels else {

@@ -20,9 +20,11 @@ public enum Verifier {
     /// divisible by the slice count or the rank count.
     /// The largest element count `verify` accepts: the symbolic run holds every element.
     public static let maxCount = 1 << 26
+    /// Channels a plan may use; the runtime keeps the values above for its own messages.
+    public static let channels = 0..<(1 << 24)
 
     public static func defaultCounts(for plan: Plan) -> [Int] {
-        Array(Set([1, 2, 3, plan.rankCount - 1, plan.rankCount + 1, plan.slices + 1, 97, 1021].filter { $0 > 0 })).sorted()
+        Array(Set([1, 2, 3, plan.rankCount - 1, plan.rankCount + 1, plan.slices + 1, 97, 1021].filter { $0 > 0 && $0 <= maxCount })).sorted()
     }
 
     public static func verify(_ plan: Plan, counts: [Int]? = nil) throws(VerificationError) {
@@ -47,14 +49,19 @@ public enum Verifier {
         if let r = plan.root, !(0..<plan.rankCount).contains(r.rawValue) {
             throw VerificationError(description: "root \(r) is not a rank (0..\(plan.rankCount - 1))")
         }
-        guard plan.slices >= 1 else { throw VerificationError(description: "\(plan.slices) slices per tree; a plan has at least 1") }
+        guard ScheduleBuilder.slices.contains(plan.slices) else {
+            throw VerificationError(description: "\(plan.slices) slices per tree; a plan has \(ScheduleBuilder.slices.lowerBound) to \(ScheduleBuilder.slices.upperBound)")
+        }
         for p in plan.programs {
             for (i, s) in p.steps.enumerated() {
                 var ranges = [s.range]
                 switch s.operation {
                 case .send(let peer, let c), .recv(let peer, let c), .recvReduce(let peer, let c):
-                    guard (0..<plan.rankCount).contains(peer.rawValue), peer != p.rank, c >= 0 else {
-                        throw VerificationError(description: "rank \(p.rank) step \(i): peer \(peer) on channel \(c) is not another rank of \(plan.rankCount) on a channel ≥ 0")
+                    guard (0..<plan.rankCount).contains(peer.rawValue), peer != p.rank else {
+                        throw VerificationError(description: "rank \(p.rank) step \(i): peer \(peer) is not another rank of the plan's \(plan.rankCount)")
+                    }
+                    guard channels.contains(c) else {
+                        throw VerificationError(description: "rank \(p.rank) step \(i): channel \(c) is outside 0..<\(channels.upperBound)")
                     }
                 case .copy(let source): ranges.append(source)
                 }

@@ -113,10 +113,15 @@ public struct Forest: Sendable {
         }
         var best: Rational?
         for (i, l) in fabric.links.enumerated() where load[i] > 0 {
-            let r = l.bandwidth.gigabytesPerSecond / Rational(load[i])
+            guard let r = l.bandwidth.gigabytesPerSecond.multipliedReportingOverflow(by: Rational(1, load[i])) else {
+                throw ForestCheckError(description: "the share of link \(fabric.name(of: l.from)) → \(fabric.name(of: l.to)) per tree unit needs more than 64 bits exactly")
+            }
             if best == nil || r < best! { best = r }
         }
-        return (best ?? .zero) * Rational(treesPerRoot)
+        guard let rate = (best ?? .zero).multipliedReportingOverflow(by: Rational(treesPerRoot)) else {
+            throw ForestCheckError(description: "the forest's rate needs more than 64 bits exactly")
+        }
+        return rate
     }
 
     /// Bytes-per-second share of each physical link used, for reports: load(e) · rate / k.
@@ -202,10 +207,18 @@ public enum Synthesizer {
             let (rs, rsRate) = try phase(.inward, roots: all)
             let (ag, agRate) = try phase(.outward, roots: all)
             // Time for M bytes: (M/N)/x_rs + (M/N)/x_ag, so algbw = N / (1/x_rs + 1/x_ag).
-            func combine(_ a: Rational, _ b: Rational) -> Rational { Rational(n) / (Rational.one / a + Rational.one / b) }
+            // The two phases' rates can be coprime with large numerators: their combination is
+            // formed with overflow reported, and a value past 64 bits is refused in one sentence.
+            func combine(_ a: Rational, _ b: Rational) throws(SynthesisError) -> Rational {
+                guard let sum = Rational(a.denominator, a.numerator).addingReportingOverflow(Rational(b.denominator, b.numerator)),
+                      let algbw = Rational(n).multipliedReportingOverflow(by: Rational(sum.denominator, sum.numerator)) else {
+                    throw .tooLarge("the allreduce rate on \(fabric.name) combines its reduce-scatter rate \(a) and allgather rate \(b) GB/s into a fraction past 64 bits; give bandwidths with fewer significant digits")
+                }
+                return algbw
+            }
             return Synthesis(collective: .allreduce, root: nil, forests: [rs, ag],
-                             boundAlgbw: combine(rs.bound.perRoot, ag.bound.perRoot),
-                             achievedAlgbw: combine(rsRate, agRate),
+                             boundAlgbw: try combine(rs.bound.perRoot, ag.bound.perRoot),
+                             achievedAlgbw: try combine(rsRate, agRate),
                              maxFlowRuns: rs.bound.maxFlowRuns + ag.bound.maxFlowRuns)
         }
     }

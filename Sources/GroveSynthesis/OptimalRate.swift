@@ -17,7 +17,7 @@ public struct IntegerFabric: Sendable {
         capacities = fabric.links.map { ($0.bandwidth.gigabytesPerSecond * Rational(l)).numerator }
     }
 
-    /// Synthesis forms integers up to 2·C·N, where C is the total capacity in integer units
+    /// Synthesis forms integers up to 2·C·N², where C is the total capacity in integer units
     /// (at most 10^12 per link, as bandwidths are whole kB/s up to 10^6 GB/s) and N the rank
     /// count: the rate search's scaled arcs (c·q with q ≤ N) and demand (P·N with P ≤ C), the
     /// packing's units c·Q/G ≤ c·N and multiplicity k ≤ C, the lowering's fractions of 1/(k·N).

@@ -77,9 +77,9 @@ public struct Bandwidth: Hashable, Comparable, Sendable, CustomStringConvertible
             var expNegative = false
             if chars.first == "+" || chars.first == "-" { expNegative = chars.first == "-"; chars = chars.dropFirst() }
             guard !chars.isEmpty, chars.allSatisfy({ $0.isASCII && $0.isNumber }) else { return .notANumber }
-            // Saturate: any exponent past ±10^7 is as good as infinite for a 13-digit range.
+            // Saturate past ±10^15: beyond any file's digit count (64 MiB), so as good as infinite.
             let significant = chars.drop(while: { $0 == "0" })
-            let e = significant.count > 7 ? 9_999_999 : Int(significant.isEmpty ? "0" : significant)!
+            let e = significant.count > 15 ? 1_000_000_000_000_000 : Int(significant.isEmpty ? "0" : significant)!
             exponent = expNegative ? -e : e
             chars = chars.dropLast(chars.count)
         }

@@ -57,20 +57,35 @@ public struct Rational: Hashable, Comparable, Sendable, CustomStringConvertible 
     }
 
     public static func + (a: Rational, b: Rational) -> Rational {
-        let g = gcd(a.denominator, b.denominator)
-        let d = checkedMul(a.denominator / g, b.denominator)
-        return Rational(checkedAdd(checkedMul(a.numerator, b.denominator / g),
-                                   checkedMul(b.numerator, a.denominator / g)), d)
+        guard let s = a.addingReportingOverflow(b) else { preconditionFailure("exact arithmetic overflowed 64 bits") }
+        return s
     }
 
     public static prefix func - (a: Rational) -> Rational { Rational(-a.numerator, a.denominator) }
     public static func - (a: Rational, b: Rational) -> Rational { a + (-b) }
 
     public static func * (a: Rational, b: Rational) -> Rational {
-        let g1 = gcd(a.numerator, b.denominator), g2 = gcd(b.numerator, a.denominator)
-        let n = checkedMul(a.numerator / Swift.max(g1, 1), b.numerator / Swift.max(g2, 1))
-        let d = checkedMul(a.denominator / Swift.max(g2, 1), b.denominator / Swift.max(g1, 1))
-        return Rational(n, d)
+        guard let p = a.multipliedReportingOverflow(by: b) else { preconditionFailure("exact arithmetic overflowed 64 bits") }
+        return p
+    }
+
+    /// The product, or nil when it does not fit in 64-bit parts. Cross-cancelling first makes the
+    /// result lowest terms, so nil means the exact value itself is too large, not a step on the way.
+    public func multipliedReportingOverflow(by b: Rational) -> Rational? {
+        let g1 = Rational.gcd(numerator, b.denominator), g2 = Rational.gcd(b.numerator, denominator)
+        let (n, o1) = (numerator / Swift.max(g1, 1)).multipliedReportingOverflow(by: b.numerator / Swift.max(g2, 1))
+        let (d, o2) = (denominator / Swift.max(g2, 1)).multipliedReportingOverflow(by: b.denominator / Swift.max(g1, 1))
+        return o1 || o2 ? nil : Rational(n, d)
+    }
+
+    /// The sum, or nil when it does not fit in 64-bit parts.
+    public func addingReportingOverflow(_ b: Rational) -> Rational? {
+        let g = Rational.gcd(denominator, b.denominator)
+        let (d, o1) = (denominator / g).multipliedReportingOverflow(by: b.denominator)
+        let (x, o2) = numerator.multipliedReportingOverflow(by: b.denominator / g)
+        let (y, o3) = b.numerator.multipliedReportingOverflow(by: denominator / g)
+        let (n, o4) = x.addingReportingOverflow(y)
+        return o1 || o2 || o3 || o4 ? nil : Rational(n, d)
     }
 
     public static func / (a: Rational, b: Rational) -> Rational {

@@ -20,6 +20,11 @@ public enum TopologyFile {
     /// the reader holds about 20 bytes of tree per byte of JSON.
     public static let maxBytes = 64 << 20
 
+    /// Why a file of `bytes` is not read, or nil if it may be.
+    public static func sizeProblem(bytes: Int) -> String? {
+        bytes > maxBytes ? "\(bytes) bytes is larger than a topology file Grove reads (\(maxBytes >> 20) MiB)" : nil
+    }
+
     static let topKeys: Set<String> = ["name", "description", "version", "ranks", "switches", "links"]
     static let linkKeys: Set<String> = ["from", "to", "bandwidth", "latency", "bidirectional", "comment"]
 

@@ -93,7 +93,7 @@ struct Launch: ParsableCommand {
             do { try group.start(resolved, arguments: argv, environment: e, rank: rank) } catch {
                 group.stopAll()
                 _ = group.wait()
-                throw UserError("cannot start \(resolved): \(error)")
+                throw UserError("cannot start rank \(rank) (\(resolved)): \(error)")
             }
         }
         let status = group.wait()
@@ -187,7 +187,7 @@ final class RankGroup: @unchecked Sendable {
         guard rc == 0 else {
             close(out[0])
             close(err[0])
-            throw UserError(String(cString: strerror(rc)))
+            throw UserError("grove itself (/proc/self/exe, which starts each rank) could not be spawned: \(String(cString: strerror(rc)))")
         }
         lock.lock()
         groups.append(pid)

@@ -40,8 +40,8 @@ func loadFabric(_ path: String) throws -> Fabric { try loadTopology(path).fabric
 /// Reads and validates a topology file; warnings and the rounding note go to stderr, and a flood
 /// of problems (a generated file with thousands of bad names) is cut to its first lines and a count.
 func loadTopology(_ path: String) throws -> TopologyFile.Parsed {
-    if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, size > TopologyFile.maxBytes {
-        throw UserError("\(path): \(size >> 20) MiB is larger than a topology file Grove reads (\(TopologyFile.maxBytes >> 20) MiB)")
+    if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, let problem = TopologyFile.sizeProblem(bytes: size) {
+        throw UserError("\(path): \(problem)")
     }
     guard let data = FileManager.default.contents(atPath: path) else {
         var isDirectory: ObjCBool = false

@@ -49,8 +49,11 @@ extension Topo {
         @Option(name: .shortAndLong, help: "Output file (default: standard output).") var output: String?
 
         func number(_ text: String, _ flag: String) throws -> Rational {
-            guard let r = Rational(decimalLiteral: text), r > .zero else { throw UserError("--\(flag) \(text): expected a positive number of GB/s") }
-            return r
+            // Read as a file's bandwidth is: rounded to 1 kB/s, within 1 kB/s … 10^6 GB/s.
+            guard case .value(let b, _) = Bandwidth.reading(literal: text) else {
+                throw UserError("--\(flag) \(text): expected a number of GB/s from 0.000001 to 1000000")
+            }
+            return b.gigabytesPerSecond
         }
 
         func count(_ value: Int, _ flag: String, min: Int) throws -> Int {

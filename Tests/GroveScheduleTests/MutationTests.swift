@@ -36,6 +36,18 @@ func expectRejected(_ plan: Plan, mentioning words: [String]) {
         try Verifier.verify(plan)
     }
 
+    /// A channel past the plan limit (here one that would not fit the wire's 32 bits, and one
+    /// that collides with the runtime's call check) is refused by the structure check.
+    @Test func channelOutOfRange() {
+        for channel in [1 << 40, Int(UInt32.max)] {
+            var p = plan
+            let i = p.programs[0].steps.firstIndex(where: isSend)!
+            guard case .send(let peer, _) = p.programs[0].steps[i].operation else { return }
+            p.programs[0].steps[i].operation = .send(peer: peer, channel: channel)
+            #expect(throws: VerificationError.self) { try Verifier.checkStructure(p) }
+        }
+    }
+
     @Test func droppedSend() {
         let i = plan.programs[1].steps.firstIndex(where: isSend)!
         expectRejected(removing(plan, rank: 1, step: i), mentioning: ["no matching send"])

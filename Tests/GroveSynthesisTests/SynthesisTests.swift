@@ -127,3 +127,29 @@ func loadBundled(_ name: String) throws -> Fabric {
         #expect(net.maxFlow(from: 0, to: 5, limit: 10) == 10)
     }
 }
+
+/// Rates whose exact combination needs more than 64 bits are refused with a sentence, never a
+/// trap: two coprime near-10^12 numerators (a review's example) in an allreduce.
+@Suite struct ExactArithmeticLimits {
+    @Test func coprimePhaseRatesDoNotTrap() throws {
+        func bw(_ s: String) -> Bandwidth {
+            guard case .value(let b, _) = Bandwidth.reading(literal: s) else { fatalError("bad literal in the test") }
+            return b
+        }
+        let fabric = try Fabric(name: "coprime", ranks: ["a", "b", "c"], switches: [], links: [
+            ("a", "b", bw("999999.999999"), nil), ("a", "c", bw("999999.999998"), nil), ("b", "a", bw("999999.999999"), nil),
+            ("c", "a", bw("999999.999999"), nil), ("b", "c", bw("1000000"), nil), ("c", "b", bw("1000000"), nil)])
+        for collective in Collective.allCases {
+            do {
+                let s = try Synthesizer.synthesize(fabric, collective: collective)
+                #expect(s.achievedAlgbw == s.boundAlgbw, "\(collective)")
+            } catch {
+                guard case .tooLarge(let m) = error else { Issue.record("\(collective): \(error)"); continue }
+                #expect(m.contains("64 bits"), "\(m)")
+            }
+        }
+        #expect(Rational(Int.max).multipliedReportingOverflow(by: Rational(2)) == nil)
+        #expect(Rational(1, Int.max).addingReportingOverflow(Rational(1, Int.max - 1)) == nil)
+        #expect(Rational(3, 4).addingReportingOverflow(Rational(1, 6)) == Rational(11, 12))
+    }
+}
