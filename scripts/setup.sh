@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Grove needs to build (Debian packages) and builds it.
 # Usage: scripts/setup.sh [debug|release] [peers]   (default: debug)
-# "peers" adds what the launcher tests run Grove under: Open MPI and MPICH (Debian) and torchrun
+# "peers" adds what the launcher tests run Grove under: Open MPI, MPICH, Slurm (Debian) and torchrun
 # (torch's CPU wheel, pinned, in a virtualenv cached at ${GROVE_CACHE:-~/.cache/grove}/venv).
 # As root it runs apt-get itself; otherwise it prints the exact line to run and stops.
 set -euo pipefail
@@ -9,7 +9,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 configuration=${1:-debug}
 # libxml2: FoundationXML (the MSCCL XML reader) loads it at run time.
 packages=(libglpk-dev libxml2)
-if [[ ${2:-} == peers ]]; then packages+=(openmpi-bin mpich python3-venv); fi
+if [[ ${2:-} == peers ]]; then packages+=(openmpi-bin mpich python3-venv slurm-wlm munge); fi
 
 missing=()
 for p in "${packages[@]}"; do
