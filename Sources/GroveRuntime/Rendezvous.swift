@@ -180,6 +180,14 @@ enum Rendezvous {
         return (server, client)
     }
 
+    /// On rank 0 (the one holding `server`): serves the table until the other ranks have read it
+    /// (each sets `checked/R`), at most until `limit`. Elsewhere it returns at once.
+    static func serveUntilRead(_ server: StoreServer?, _ client: StoreClient, worldSize: Int, except skipped: [Int] = [],
+                               until limit: ContinuousClock.Instant) {
+        guard server != nil else { return }
+        for r in 1..<worldSize where !skipped.contains(r) { _ = try? client.get("checked/\(r)", deadline: limit) }
+    }
+
     /// Tells the other ranks that this one cannot start (its schedule or topology did not load,
     /// say), so that they fail at once with its reason instead of waiting out the rendezvous.
     /// Rank 0 serves the store until every other rank has read the news, at most `timeout`.
@@ -191,7 +199,7 @@ enum Rendezvous {
         _ = try? client.insert("rank/\(env.rank)", failed + line.prefix(2000), deadline: deadline)
         // A rank that leaves needs nothing more from rank 0's store.
         _ = try? client.set("checked/\(env.rank)", "1", deadline: deadline)
-        if server != nil { for r in 1..<env.worldSize { _ = try? client.get("checked/\(r)", deadline: deadline) } }
+        serveUntilRead(server, client, worldSize: env.worldSize, until: deadline)
         server?.stop()
     }
 
@@ -221,10 +229,8 @@ enum Rendezvous {
             }
             throw .rendezvous("another process already joined as rank \(env.rank) at \(env.masterAddress):\(env.masterPort): two processes were given RANK=\(env.rank)")
         }
-        /// Rank 0 serves the table until the others have read it (each sets `checked/R`).
         func serveUntilRead(except skipped: [Int] = [], until limit: ContinuousClock.Instant) {
-            guard server != nil else { return }
-            for o in 1..<env.worldSize where !skipped.contains(o) { _ = try? client.get("checked/\(o)", deadline: limit) }
+            Rendezvous.serveUntilRead(server, client, worldSize: env.worldSize, except: skipped, until: limit)
         }
         var entries: [Int: Entry] = [:]
         var missing: [Int] = []
