@@ -39,7 +39,7 @@ extension Communicator {
 
 extension PlanLibrary {
     /// Plans from schedule files (`grove synth -o`), one per collective.
-    public static func load(schedules paths: [String], worldSize: Int) throws(CommunicatorError) -> PlanLibrary {
+    public static func load(schedules paths: [String], worldSize: Int, slices: Int? = nil) throws(CommunicatorError) -> PlanLibrary {
         var list: [Schedule] = []
         var identity: [String] = []
         for path in paths {
@@ -49,11 +49,11 @@ extension PlanLibrary {
             }
             identity.append("\((path as NSString).lastPathComponent)#\(fnv1a(text))")
         }
-        return try PlanLibrary(.schedules(list), worldSize: worldSize, identity: "schedules:" + identity.sorted().joined(separator: ","))
+        return try PlanLibrary(.schedules(list), worldSize: worldSize, slices: slices, identity: "schedules:" + identity.sorted().joined(separator: ","))
     }
 
     /// Plans synthesized from a topology file when each collective is first used.
-    public static func load(topology path: String, worldSize: Int, slices: Int = 4) throws(CommunicatorError) -> PlanLibrary {
+    public static func load(topology path: String, worldSize: Int, slices: Int? = nil) throws(CommunicatorError) -> PlanLibrary {
         if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, let problem = TopologyFile.sizeProblem(bytes: size) {
             throw .schedule("\(path): \(problem)")
         }

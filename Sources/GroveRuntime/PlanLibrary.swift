@@ -23,11 +23,14 @@ public final class PlanLibrary: @unchecked Sendable {
 
     public let source: Source
     public let worldSize: Int
-    /// Slices per tree for plans synthesized here (as `grove synth --slices`).
-    public let slices: Int
+    /// Slices per tree at every size, or nil to let `Pipelining` pick them per call from the
+    /// size and the trees' depth.
+    public let slices: Int?
     private let sourceIdentity: String
     /// A short string that differs when the plans may differ.
-    public var identity: String { sourceIdentity + (pinnedAlgorithm.map { ":pinned=\($0)" } ?? "") }
+    public var identity: String {
+        sourceIdentity + (pinnedAlgorithm.map { ":pinned=\($0)" } ?? "") + (slices.map { ":slices=\($0)" } ?? "")
+    }
     /// Run this algorithm ("forest", "ring", "double_binary_tree") at every size instead of
     /// following the size windows. With a topology, a baseline the schedule did not keep is
     /// lowered on the fabric itself (its best ring order); with schedule files, in rank order.
@@ -35,10 +38,15 @@ public final class PlanLibrary: @unchecked Sendable {
     private let lock = NSLock()
     private var synthesized: [String: Schedule] = [:]
     private var baselines: [String: Plan] = [:]
+    /// Plans cut again for a call size's slice count, by collective, root, algorithm and slices.
+    private var sliced: [String: Plan] = [:]
     private let uniform: Fabric
 
-    public init(_ source: Source, worldSize: Int, slices: Int = 4, identity: String? = nil) throws(CommunicatorError) {
+    public init(_ source: Source, worldSize: Int, slices: Int? = nil, identity: String? = nil) throws(CommunicatorError) {
         guard worldSize >= 1 else { throw .invalidArgument("the world size must be at least 1, not \(worldSize)") }
+        if let slices, !ScheduleBuilder.slices.contains(slices) {
+            throw .invalidArgument("\(slices) slices per tree: give \(ScheduleBuilder.slices.lowerBound) to \(ScheduleBuilder.slices.upperBound)")
+        }
         self.source = source
         self.worldSize = worldSize
         self.slices = slices
@@ -59,7 +67,7 @@ public final class PlanLibrary: @unchecked Sendable {
             guard fabric.rankCount == worldSize else {
                 throw .mismatch("the topology \(fabric.name) has \(fabric.rankCount) ranks, but the world has \(worldSize)")
             }
-            self.sourceIdentity = identity ?? "topology:\(fabric.hash):slices=\(slices)"
+            self.sourceIdentity = identity ?? "topology:\(fabric.hash)"
         case .baseline(let b):
             self.sourceIdentity = identity ?? "baseline:\(b.rawValue)"
         }
@@ -72,6 +80,18 @@ public final class PlanLibrary: @unchecked Sendable {
 
     /// The plan for a call of `bytes` and why it was chosen, for the debug log.
     public func choosePlan(_ collective: Collective, root: Int, bytes: Int) throws(CommunicatorError) -> (plan: Plan, reason: String) {
+        let (template, reason) = try chooseAlgorithm(collective, root: root, bytes: bytes)
+        let count = slices ?? Pipelining.slices(for: template, bytes: bytes)
+        guard count != template.slices, !template.phases.isEmpty else { return (template, reason + ", \(template.slices) slices per tree") }
+        let key = "\(collective.rawValue)/\(root)/\(template.algorithm)/\(count)"
+        lock.lock()
+        defer { lock.unlock() }
+        if sliced[key] == nil { sliced[key] = template.lowered(slices: count) }
+        return (sliced[key]!, reason + ", \(count) slices per tree")
+    }
+
+    /// The stored plan for a call before it is cut into the call size's slices.
+    private func chooseAlgorithm(_ collective: Collective, root: Int, bytes: Int) throws(CommunicatorError) -> (plan: Plan, reason: String) {
         switch source {
         case .baseline(let b):
             let useTree = b == .doubleBinaryTree && ![.allgather, .reduceScatter].contains(collective)
@@ -79,13 +99,13 @@ public final class PlanLibrary: @unchecked Sendable {
         case .schedules(let list):
             if let s = list.first(where: { $0.collective == collective && ($0.root?.rawValue ?? 0) == (collective.needsRoot ? root : 0) }) {
                 if let p = try pinned(s, on: uniform, collective, root: root) { return (p, "pinned to \(p.algorithm)") }
-                return s.choosePlan(forBytes: bytes)
+                return s.chooseAlgorithm(forBytes: bytes)
             }
             return (try baseline(.ring, collective, root: root), "no schedule loaded for \(collective.rawValue)\(collective.needsRoot ? " root \(root)" : ""): the ring baseline")
         case .topology(let fabric):
             let s = try synthesizedSchedule(fabric, collective, root: root)
             if let p = try pinned(s, on: fabric, collective, root: root) { return (p, "pinned to \(p.algorithm)") }
-            let (p, reason) = s.choosePlan(forBytes: bytes)
+            let (p, reason) = s.chooseAlgorithm(forBytes: bytes)
             return (p, "synthesized for \(fabric.name); " + reason)
         }
     }
@@ -120,7 +140,7 @@ public final class PlanLibrary: @unchecked Sendable {
         if let s = synthesized[key] { return s }
         do {
             let synthesis = try Synthesizer.synthesize(fabric, collective: collective, root: collective.needsRoot ? Rank(root) : nil)
-            let s = try ScheduleBuilder.schedule(for: synthesis, fabric: fabric, slices: slices)
+            let s = try ScheduleBuilder.schedule(for: synthesis, fabric: fabric, slices: 4)
             synthesized[key] = s
             return s
         } catch {

@@ -9,6 +9,16 @@ enum Coverage {
     case wholeBuffer
 }
 
+extension PipelinePhase {
+    /// The phase without the routes (they go to `Plan.routing`).
+    init(_ forest: Forest, _ coverage: Coverage) {
+        self.init(direction: forest.direction, wholeBuffer: coverage == .wholeBuffer, treesPerRoot: forest.treesPerRoot,
+                  roots: forest.roots, trees: forest.trees.map { t in
+                      Arborescence(root: t.root, multiplicity: t.multiplicity, arcs: t.arcs.map { TreeArc(from: $0.from, to: $0.to, routes: []) })
+                  })
+    }
+}
+
 /// Lowers forests to per-rank step programs.
 ///
 /// A tree carrying fraction [a, b) of its segment is cut into `slices` equal slices; for each
@@ -34,15 +44,27 @@ public enum Lowering {
     public static func plan(_ s: Synthesis, slices: Int) -> Plan {
         let n = s.forests[0].trees.first.map { $0.arcs.count + 1 } ?? 1
         let coverage: Coverage = s.collective.needsRoot ? .wholeBuffer : .shardPerRoot
-        return lower(phases: s.forests.map { ($0, coverage) }, collective: s.collective, rankCount: n,
-                     root: s.root, slices: slices, algorithm: "forest")
+        var plan = lower(phases: s.forests.map { PipelinePhase($0, coverage) }, collective: s.collective, rankCount: n,
+                         root: s.root, slices: slices, algorithm: "forest")
+        var channel = 0
+        for forest in s.forests {
+            for (t, tree) in forest.trees.enumerated() {
+                for a in tree.arcs where !a.routes.isEmpty {
+                    plan.routing[ArcKey(channel: channel + t, from: a.from, to: a.to)] = a.routes.map {
+                        WeightedPath(vertices: [a.from.vertex] + $0.switches + [a.to.vertex], weight: Rational($0.amount, tree.multiplicity))
+                    }
+                }
+            }
+            channel += forest.trees.count
+        }
+        return plan
     }
 
     /// The plan for a baseline algorithm on a fabric, through the same lowering. Nil for the
     /// double binary tree with allgather or reduce-scatter, which (as in NCCL) it does not run.
     public static func plan(baseline: Baseline, fabric: Fabric, collective: Collective, root: Rank = Rank(0), slices: Int) -> Plan? {
         guard let phases = BaselineForests.phases(baseline, fabric: fabric, collective: collective, root: root) else { return nil }
-        var plan = lower(phases: phases, collective: collective, rankCount: fabric.rankCount,
+        var plan = lower(phases: phases.map { PipelinePhase($0.0, $0.1) }, collective: collective, rankCount: fabric.rankCount,
                          root: collective.needsRoot ? root : nil, slices: slices, algorithm: baseline.rawValue)
         // Baseline edges are spread over a max flow between their ranks (as in `Baseline.algbw`).
         var router = MultipathRouter(fabric)
@@ -59,43 +81,36 @@ public enum Lowering {
         return plan
     }
 
-    static func lower(phases: [(Forest, Coverage)], collective: Collective, rankCount n: Int, root: Rank?,
+    /// Lowers phases of trees with `slices` slices per tree; the plan remembers the phases.
+    static func lower(phases: [PipelinePhase], collective: Collective, rankCount n: Int, root: Rank?,
                       slices: Int, algorithm: String) -> Plan {
         precondition(slices >= 1)
         let layout = Layout(collective: collective, n: n)
         var builders = (0..<n).map { ProgramBuilder(rank: Rank($0), layout: layout) }
         var channel = 0
-        var routing: [ArcKey: [WeightedPath]] = [:]
-        for (phaseIndex, (forest, coverage)) in phases.enumerated() {
-            let pieces = layout.pieces(of: forest, coverage: coverage)
+        for (phaseIndex, phase) in phases.enumerated() {
+            let pieces = layout.pieces(of: phase)
             // Where the data of a distribute phase starts at the root: the user's input, except
             // when an aggregation phase has just left it in the output (allreduce).
             let fromOutput = phaseIndex > 0
             for slice in 0..<slices {
-                for (t, tree) in forest.trees.enumerated() {
+                for (t, tree) in phase.trees.enumerated() {
                     let piece = pieces[t]
                     let width = piece.hi - piece.lo
                     let lo = piece.lo + width * Rational(slice, slices)
                     let hi = piece.lo + width * Rational(slice + 1, slices)
                     let ch = channel + t
-                    if forest.direction == .outward {
+                    if phase.direction == .outward {
                         distribute(tree, segment: piece.segment, lo: lo, hi: hi, channel: ch, fromOutput: fromOutput, builders: &builders)
                     } else {
                         aggregate(tree, segment: piece.segment, lo: lo, hi: hi, channel: ch, builders: &builders)
                     }
                 }
             }
-            for (t, tree) in forest.trees.enumerated() {
-                for a in tree.arcs where !a.routes.isEmpty {
-                    routing[ArcKey(channel: channel + t, from: a.from, to: a.to)] = a.routes.map {
-                        WeightedPath(vertices: [a.from.vertex] + $0.switches + [a.to.vertex], weight: Rational($0.amount, tree.multiplicity))
-                    }
-                }
-            }
-            channel += forest.trees.count
+            channel += phase.trees.count
         }
         return Plan(collective: collective, rankCount: n, root: root, programs: builders.map { $0.program },
-                    slices: slices, algorithm: algorithm, routing: routing)
+                    slices: slices, algorithm: algorithm, phases: phases)
     }
 
     /// Out-tree: the root sends its slice; every other rank receives it into the output and
@@ -160,11 +175,11 @@ struct Layout {
 
     /// Each tree's part of its segment, in tree order: root r's trees split segment r by
     /// multiplicity (shard coverage); with whole-buffer coverage all trees split one segment.
-    func pieces(of forest: Forest, coverage: Coverage) -> [Piece] {
+    func pieces(of phase: PipelinePhase) -> [Piece] {
         var offset: [Int: Rational] = [:]
-        let total = coverage == .shardPerRoot ? Rational(forest.treesPerRoot) : Rational(forest.treesPerRoot * forest.roots.count)
-        return forest.trees.map { t in
-            let seg = coverage == .shardPerRoot ? t.root.rawValue : -1
+        let total = phase.wholeBuffer ? Rational(phase.treesPerRoot * phase.roots.count) : Rational(phase.treesPerRoot)
+        return phase.trees.map { t in
+            let seg = phase.wholeBuffer ? -1 : t.root.rawValue
             let lo = offset[seg] ?? .zero
             let hi = lo + Rational(t.multiplicity) / total
             offset[seg] = hi

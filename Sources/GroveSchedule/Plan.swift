@@ -91,9 +91,13 @@ public struct Plan: Sendable, Equatable {
     /// How each tree arc's bytes cross the fabric, for the simulator: (channel, from, to) →
     /// paths of vertices with the fraction of the bytes each carries.
     public var routing: [ArcKey: [WeightedPath]]
+    /// The trees the programs were lowered from, so the plan can be lowered again with another
+    /// slice count (`lowered(slices:)`); empty for a plan from elsewhere (MSCCL XML), whose
+    /// slicing is fixed.
+    public var phases: [PipelinePhase]
 
     public init(collective: Collective, rankCount: Int, root: Rank?, programs: [RankProgram], slices: Int,
-                algorithm: String, routing: [ArcKey: [WeightedPath]] = [:]) {
+                algorithm: String, routing: [ArcKey: [WeightedPath]] = [:], phases: [PipelinePhase] = []) {
         self.collective = collective
         self.rankCount = rankCount
         self.root = root
@@ -101,6 +105,20 @@ public struct Plan: Sendable, Equatable {
         self.slices = slices
         self.algorithm = algorithm
         self.routing = routing
+        self.phases = phases
+    }
+
+    /// The deepest tree over all phases (arcs from root to the farthest rank); 0 without trees.
+    public var maxDepth: Int { phases.flatMap(\.trees).map(\.depth).max() ?? 0 }
+
+    /// The same trees lowered with `slices` slices per tree (this plan if it already has that
+    /// many, or has no trees to lower again). Channels and routing stay the same.
+    public func lowered(slices: Int) -> Plan {
+        guard slices != self.slices, !phases.isEmpty else { return self }
+        var p = Lowering.lower(phases: phases, collective: collective, rankCount: rankCount, root: root,
+                               slices: slices, algorithm: algorithm)
+        p.routing = routing
+        return p
     }
 
     /// Element counts of the buffers for nccl-tests' `count` (elements per rank for allgather's
@@ -115,6 +133,27 @@ public struct Plan: Sendable, Equatable {
     }
 
     public var stepCount: Int { programs.reduce(0) { $0 + $1.steps.count } }
+}
+
+/// One phase of a tree plan: its trees (arcs only; routes live in `Plan.routing`), which way data
+/// moves along them, and how they cover the buffer.
+public struct PipelinePhase: Sendable, Equatable {
+    public var direction: TreeDirection
+    /// True: all trees share the whole buffer (broadcast, reduce, tree allreduce); false: root r's
+    /// trees share segment r of N.
+    public var wholeBuffer: Bool
+    /// Every root's trees have multiplicities summing to this.
+    public var treesPerRoot: Int
+    public var roots: [Rank]
+    public var trees: [Arborescence]
+
+    public init(direction: TreeDirection, wholeBuffer: Bool, treesPerRoot: Int, roots: [Rank], trees: [Arborescence]) {
+        self.direction = direction
+        self.wholeBuffer = wholeBuffer
+        self.treesPerRoot = treesPerRoot
+        self.roots = roots
+        self.trees = trees
+    }
 }
 
 public struct ArcKey: Hashable, Sendable {

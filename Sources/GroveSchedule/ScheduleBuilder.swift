@@ -3,14 +3,48 @@ import GroveTopology
 
 /// Turns a synthesis into a schedule: plans and the size windows in which each is used.
 public enum ScheduleBuilder {
-    /// Sizes (bytes) at which plans are simulated to choose size windows.
-    static let windowSizes = [64 << 10, 1 << 20, 16 << 20]
+    /// Sizes (bytes of the collective's buffer) at which plans are simulated to choose size
+    /// windows: every power of four from 1 KiB to 1 GiB. A window starts at a sampled size and
+    /// runs to the next sampled size with a different winner.
+    public static let windowSizes = stride(from: 10, through: 30, by: 2).map { 1 << $0 }
     /// Slices per tree: each slice is a message per tree arc, so more than this only adds
     /// messages (and lowering time) without measurable overlap.
     public static let slices = 1...64
 
-    /// Builds the schedule for a synthesis: the forest plan, the baseline plans, and size windows
-    /// where a baseline is predicted faster than the forest. Only plans that win somewhere are kept.
+    /// A plan's predicted time at `bytes`, cut into the slices the runtime would pick.
+    public static func predictedSeconds(_ plan: Plan, fabric: Fabric, bytes: Int) throws(SimulationError) -> Double {
+        try Simulator.simulate(plan.lowered(slices: Pipelining.slices(for: plan, bytes: bytes)), fabric: fabric, bytes: bytes).seconds
+    }
+
+    /// The winner at each size in `sizes` among `candidates` (ties to the earlier candidate, the
+    /// forest first). A baseline whose time cannot beat the leader's even at its ideal rate
+    /// (`Baseline.algbw`: the simulator never moves the bytes faster than the links allow) is
+    /// not simulated; with a 2% margin for element rounding.
+    /// `leader`: a time to beat that is not among the candidates (the chosen plan's, in a sweep).
+    public static func winners(_ candidates: [Plan], fabric: Fabric, collective: Collective, root: Rank?,
+                               sizes: [Int], leader: Double? = nil) throws(SimulationError) -> [(bytes: Int, algorithm: String, seconds: [String: Double])] {
+        var ideal: [String: Double] = [:]
+        for p in candidates {
+            if let b = Baseline(rawValue: p.algorithm) { ideal[p.algorithm] = b.algbw(on: fabric, collective: collective, root: root ?? Rank(0)).doubleValue * 1e9 }
+        }
+        var out: [(bytes: Int, algorithm: String, seconds: [String: Double])] = []
+        for bytes in sizes {
+            var best: (String, Double)? = leader.map { ("leader", $0) }
+            var times: [String: Double] = [:]
+            for p in candidates {
+                if let best, let rate = ideal[p.algorithm], rate > 0, best.1 <= 0.98 * Double(bytes) / rate { continue }
+                let t = try predictedSeconds(p, fabric: fabric, bytes: bytes)
+                times[p.algorithm] = t
+                if best == nil || t < best!.1 * 0.999 { best = (p.algorithm, t) }
+            }
+            out.append((bytes, best!.0, times))
+        }
+        return out
+    }
+
+    /// Builds the schedule for a synthesis: the forest plan (stored with `slices` slices per
+    /// tree; the runtime cuts it again per call), the baseline plans, and size windows where a
+    /// baseline is predicted faster than the forest. Only plans that win somewhere are kept.
     public static func schedule(for s: Synthesis, fabric: Fabric, slices: Int) throws(SimulationError) -> Schedule {
         guard ScheduleBuilder.slices.contains(slices) else {
             throw SimulationError(description: "\(slices) slices per tree: give \(ScheduleBuilder.slices.lowerBound) to \(ScheduleBuilder.slices.upperBound)")
@@ -20,22 +54,13 @@ public enum ScheduleBuilder {
         for b in Baseline.allCases {
             if let p = Lowering.plan(baseline: b, fabric: fabric, collective: s.collective, root: s.root ?? Rank(0), slices: 2) { candidates.append(p) }
         }
-        var winners: [String] = []
-        for bytes in windowSizes {
-            var best: (String, Double)?
-            for p in candidates {
-                let t = try Simulator.simulate(p, fabric: fabric, bytes: bytes).seconds
-                if best == nil || t < best!.1 * 0.999 { best = (p.algorithm, t) }
-            }
-            winners.append(best!.0)
-        }
-        // A window runs from a measured size to the next size that has a different winner.
+        let results = try winners(candidates, fabric: fabric, collective: s.collective, root: s.root, sizes: windowSizes)
         var windows: [SizeWindow] = []
-        for (i, w) in winners.enumerated() where w != "forest" {
-            let lo = i == 0 ? 0 : windowSizes[i]
-            let hi = i + 1 < windowSizes.count ? windowSizes[i + 1] : Int.max
-            if let last = windows.last, last.algorithm == w, last.maxBytes == lo { windows[windows.count - 1].maxBytes = hi } else {
-                windows.append(SizeWindow(minBytes: lo, maxBytes: hi, algorithm: w))
+        for (i, r) in results.enumerated() where r.algorithm != "forest" {
+            let lo = i == 0 ? 0 : r.bytes
+            let hi = i + 1 < results.count ? results[i + 1].bytes : Int.max
+            if let last = windows.last, last.algorithm == r.algorithm, last.maxBytes == lo { windows[windows.count - 1].maxBytes = hi } else {
+                windows.append(SizeWindow(minBytes: lo, maxBytes: hi, algorithm: r.algorithm))
             }
         }
         let used = Set(windows.map(\.algorithm)).union(["forest"])

@@ -54,11 +54,9 @@ public struct Schedule: Sendable, Equatable {
         return gaps.last ?? 0..<0
     }
 
-    /// The plan for a buffer of `bytes`, by the size windows (the forest when none applies).
-    public func plan(forBytes bytes: Int) -> Plan { choosePlan(forBytes: bytes).plan }
-
-    /// The plan for a call of `bytes` and why: the size window that names it.
-    public func choosePlan(forBytes bytes: Int) -> (plan: Plan, reason: String) {
+    /// The stored plan the size windows name for a call of `bytes` (the forest when none
+    /// applies) and why, before it is cut into the slices for that size (`choosePlan`).
+    public func chooseAlgorithm(forBytes bytes: Int) -> (plan: Plan, reason: String) {
         guard let w = windows.first(where: { bytes >= $0.minBytes && bytes < $0.maxBytes }),
               let p = plans.first(where: { $0.algorithm == w.algorithm }) else {
             let p = plans.first { $0.algorithm == "forest" } ?? plans[0]
@@ -99,6 +97,13 @@ public enum ScheduleFile {
             p += plan.routing.keys.sorted { ($0.channel, $0.from, $0.to) < ($1.channel, $1.from, $1.to) }.map { key in
                 let paths = plan.routing[key]!.map { "[[" + $0.vertices.map { "\($0.rawValue)" }.joined(separator: ",") + "], \(frac($0.weight))]" }
                 return "[\(key.channel), \(key.from.rawValue), \(key.to.rawValue), [" + paths.joined(separator: ", ") + "]]"
+            }.joined(separator: ", ")
+            p += "],\n     \"phases\": [" + plan.phases.map { ph in
+                let trees = ph.trees.map { t in
+                    "[\(t.root.rawValue), \(t.multiplicity), [" + t.arcs.map { "\($0.from.rawValue),\($0.to.rawValue)" }.joined(separator: ",") + "]]"
+                }.joined(separator: ", ")
+                return "{\"direction\": \(q(ph.direction.rawValue)), \"whole_buffer\": \(ph.wholeBuffer), \"trees_per_root\": \(ph.treesPerRoot), "
+                    + "\"roots\": [" + ph.roots.map { "\($0.rawValue)" }.joined(separator: ",") + "], \"trees\": [\(trees)]}"
             }.joined(separator: ", ")
             p += "],\n     \"programs\": [\n"
             p += plan.programs.map { prog in
@@ -244,12 +249,66 @@ public enum ScheduleFile {
                 programs.append(RankProgram(rank: Rank(rank), steps: steps))
             }
             guard programs.count == ranks else { throw fail(node, "\(programs.count) programs for \(ranks) ranks") }
+            // Older files have no "phases": their plans keep the slicing they were written with.
+            var phases: [PipelinePhase] = []
+            for ph in try d["phases"].map({ (n: JSONNode) throws(ScheduleFileError) in try array(n) }) ?? [] {
+                phases.append(try phase(ph, ranks: ranks))
+            }
             let plan = Plan(collective: collective, rankCount: ranks, root: root, programs: programs,
-                            slices: try int(field(d, "slices", in: node)), algorithm: try string(field(d, "algorithm", in: node)), routing: routing)
+                            slices: try int(field(d, "slices", in: node)), algorithm: try string(field(d, "algorithm", in: node)),
+                            routing: routing, phases: phases)
             // Structure is checked on reading, so no reader (runtime, simulator, exporter) meets
             // an out-of-range peer, fraction or dependency; `grove verify` proves the rest.
             do { try Verifier.checkStructure(plan) } catch { throw fail(node, "plan \(plan.algorithm): \(error.description)") }
             return plan
+        }
+
+        /// A phase of trees, checked to be lowerable: every tree spans the ranks from a listed
+        /// root, and each root's multiplicities sum to trees_per_root.
+        func phase(_ node: JSONNode, ranks: Int) throws(ScheduleFileError) -> PipelinePhase {
+            let d = try object(node)
+            let dirName = try string(field(d, "direction", in: node))
+            guard let direction = TreeDirection(rawValue: dirName) else { throw fail(node, "unknown direction \"\(dirName)\" (outward or inward)") }
+            guard case .bool(let whole) = try field(d, "whole_buffer", in: node).value else { throw fail(node, "\"whole_buffer\" must be true or false") }
+            let k = try int(field(d, "trees_per_root", in: node))
+            guard k >= 1 else { throw fail(node, "\"trees_per_root\" must be at least 1") }
+            var roots: [Rank] = []
+            for r in try array(field(d, "roots", in: node)) {
+                let v = try int(r)
+                guard (0..<ranks).contains(v) else { throw fail(r, "root \(v) is not a rank (0..\(ranks - 1))") }
+                roots.append(Rank(v))
+            }
+            var trees: [Arborescence] = []
+            var perRoot: [Rank: Int] = [:]
+            for t in try array(field(d, "trees", in: node)) {
+                let a = try array(t)
+                guard a.count == 3 else { throw fail(t, "a tree is [root, multiplicity, [from, to, …]]") }
+                let root = Rank(try int(a[0]))
+                let multiplicity = try int(a[1])
+                guard roots.contains(root) else { throw fail(a[0], "tree root \(root.rawValue) is not among the phase's roots") }
+                guard multiplicity >= 1 else { throw fail(a[1], "a tree's multiplicity must be at least 1") }
+                let ends = try array(a[2]).map { (n: JSONNode) throws(ScheduleFileError) -> Int in try int(n) }
+                guard ends.count == 2 * (ranks - 1) else { throw fail(a[2], "a spanning tree over \(ranks) ranks has \(ranks - 1) arcs, not \(ends.count / 2)") }
+                var connected = Array(repeating: false, count: ranks)
+                connected[root.rawValue] = true
+                var arcs: [TreeArc] = []
+                for i in stride(from: 0, to: ends.count, by: 2) {
+                    let (from, to) = (ends[i], ends[i + 1])
+                    let (near, far) = direction == .outward ? (from, to) : (to, from)
+                    guard (0..<ranks).contains(from), (0..<ranks).contains(to), connected[near], !connected[far] else {
+                        throw fail(a[2], "arc \(from)→\(to) of the tree from root \(root.rawValue) does not extend the tree")
+                    }
+                    connected[far] = true
+                    arcs.append(TreeArc(from: Rank(from), to: Rank(to), routes: []))
+                }
+                perRoot[root, default: 0] += multiplicity
+                guard perRoot[root]! <= k else { throw fail(t, "root \(root.rawValue)'s trees have multiplicities summing past trees_per_root \(k)") }
+                trees.append(Arborescence(root: root, multiplicity: multiplicity, arcs: arcs))
+            }
+            for r in roots where perRoot[r] != k {
+                throw fail(node, "root \(r.rawValue)'s trees have multiplicities summing to \(perRoot[r] ?? 0), not trees_per_root \(k)")
+            }
+            return PipelinePhase(direction: direction, wholeBuffer: whole, treesPerRoot: k, roots: roots, trees: trees)
         }
 
         func step(_ node: JSONNode, ranks: Int) throws(ScheduleFileError) -> Step {

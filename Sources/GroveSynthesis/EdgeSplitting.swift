@@ -92,6 +92,20 @@ enum EdgeSplitter {
         }
     }
 
+    /// Whether a switch-free `graph` still gives every rank t λ(s,t) ≥ roots.count · k, with s
+    /// feeding each root k units: Edmonds' condition for packing the trees. One max-flow per rank.
+    static func certifies(_ graph: RoutedGraph, fabric: Fabric, roots: [Rank], k: Int) -> Bool {
+        let need = roots.count * k
+        var net = FlowNetwork(vertexCount: graph.vertexCount + 1)
+        let s = graph.vertexCount
+        for (key, c) in graph.capacity where c > 0 { net.addArc(key.from, key.to, capacity: c) }
+        for r in roots { net.addArc(s, r.rawValue, capacity: k) }
+        for t in fabric.ranks where !(roots.count == 1 && roots[0] == t) {
+            if net.maxFlow(from: s, to: t.rawValue, limit: need) < need { return false }
+        }
+        return true
+    }
+
     /// Pairs up two route lists of equal total into routes through `w`.
     static func concatenate(_ a: [Route], through w: VertexID, _ b: [Route]) -> [Route] {
         var result: [Route] = []

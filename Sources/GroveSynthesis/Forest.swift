@@ -37,6 +37,21 @@ public struct Arborescence: Sendable, Equatable {
     /// listed in an order where each arc's upstream end is already connected.
     public var arcs: [TreeArc]
     public init(root: Rank, multiplicity: Int, arcs: [TreeArc]) { self.root = root; self.multiplicity = multiplicity; self.arcs = arcs }
+
+    /// Arcs on the longest path between the root and a rank (1 for a star, N − 1 for a chain):
+    /// what a pipeline over this tree pays to fill. O(N).
+    public var depth: Int {
+        var level: [Rank: Int] = [root: 0]
+        var deepest = 0
+        for a in arcs {
+            // Arcs are listed with their root-side end already connected, in either direction.
+            let (near, far) = level[a.from] != nil && level[a.to] == nil ? (a.from, a.to) : (a.to, a.from)
+            let d = (level[near] ?? 0) + 1
+            level[far] = d
+            deepest = max(deepest, d)
+        }
+        return deepest
+    }
 }
 
 public enum TreeDirection: String, Sendable {
@@ -124,8 +139,15 @@ public struct Forest: Sendable {
         return rate
     }
 
-    /// Bytes-per-second share of each physical link used, for reports: load(e) · rate / k.
     public func distinctTreeCount() -> Int { trees.count }
+
+    /// How many trees have each depth, shallowest first.
+    public var depthHistogram: [(depth: Int, trees: Int)] {
+        Dictionary(grouping: trees, by: \.depth).map { ($0.key, $0.value.count) }.sorted { $0.depth < $1.depth }
+    }
+
+    /// The deepest tree's depth (0 for an empty forest).
+    public var maxDepth: Int { trees.map(\.depth).max() ?? 0 }
 }
 
 public enum SynthesisError: Error, Sendable, CustomStringConvertible {
@@ -249,13 +271,28 @@ public enum Synthesizer {
         var graph = original
         var fast: [TreePacker.Partial]?
         if construction == .automatic {
-            FastPath.rotationSplit(&graph, fabric: fabric)
-            fast = FastPath.greedyPack(capacity: graph.capacity, rankCount: fabric.rankCount, roots: roots, k: k, progress: progress)
+            // Shallow trees first (switches as complete graphs), then rings, then the exact path.
+            for split in [FastPath.spreadSplit, FastPath.rotationSplit] {
+                graph = original
+                split(&graph, fabric)
+                fast = FastPath.greedyPack(capacity: graph.capacity, rankCount: fabric.rankCount, roots: roots, k: k, progress: progress)
+                if fast != nil { break }
+            }
             if fast == nil { progress?("greedy packing fell short; running exact switch removal and packing") }
         }
         let partials: [TreePacker.Partial]
-        if let fast {
-            partials = fast
+        var spreadPacked: [TreePacker.Partial]?
+        if fast == nil && construction == .automatic {
+            // The spread split often keeps the connectivity that packing needs even where greedy
+            // packing on it falls short: one max-flow per rank certifies it, then exact packing.
+            graph = original
+            FastPath.spreadSplit(&graph, fabric: fabric)
+            if EdgeSplitter.certifies(graph, fabric: fabric, roots: roots, k: k) {
+                spreadPacked = try? TreePacker.pack(capacity: graph.capacity, rankCount: fabric.rankCount, roots: roots, k: k, progress: progress)
+            }
+        }
+        if let found = fast ?? spreadPacked {
+            partials = found
         } else {
             graph = original
             do {

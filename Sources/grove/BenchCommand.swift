@@ -106,8 +106,8 @@ struct Bench: ParsableCommand {
     @Option(name: .customLong("schedule"), help: "A schedule from `grove synth -o` (Grove JSON) or MSCCL XML; repeat for several collectives.")
     var schedules: [String] = []
     @Option(help: "A topology file: synthesize the forest at start-up (combinatorial engine).") var topology: String?
-    @Option(help: "With --topology: slices each tree's share is cut into (more: less pipeline fill, more messages).")
-    var slices = 4
+    @Option(help: "Slices each tree's share is cut into at every size, 1-64 (default: picked per call from the size and the trees' depth; see Pipelining).")
+    var slices: Int?
     @Option(help: "auto (the schedule's size windows), forest, ring or double_binary_tree.")
     var algo: BenchAlgorithm = .auto
     @Option(name: [.customShort("n"), .customLong("iters")], help: "Timed iterations per size.") var iterations = 20
@@ -224,12 +224,14 @@ struct Bench: ParsableCommand {
     }
 
     func makeLibrary(worldSize: Int) throws -> PlanLibrary {
+        if let slices, !ScheduleBuilder.slices.contains(slices) {
+            throw UserError("--slices \(slices): give \(ScheduleBuilder.slices.lowerBound) to \(ScheduleBuilder.slices.upperBound)")
+        }
         do {
             var library: PlanLibrary
             if !schedules.isEmpty {
-                library = try PlanLibrary.load(schedules: schedules, worldSize: worldSize)
+                library = try PlanLibrary.load(schedules: schedules, worldSize: worldSize, slices: slices)
             } else if let topology {
-                guard ScheduleBuilder.slices.contains(slices) else { throw UserError("--slices \(slices): give 1 to \(ScheduleBuilder.slices.upperBound)") }
                 library = try PlanLibrary.load(topology: topology, worldSize: worldSize, slices: slices)
             } else {
                 guard algo != .forest else { throw UserError("--algo forest needs --schedule or --topology") }

@@ -149,6 +149,8 @@ struct Synth: ParsableCommand {
         for (i, f) in s.forests.enumerated() {
             let label = s.forests.count > 1 ? (i == 0 ? "reduce-scatter phase" : "allgather phase") : "forest"
             print("\(label): \(f.trees.count) trees, multiplicities summing to \(f.treesPerRoot) per root, \(gbps(f.bound.perRoot)) GB/s per root")
+            print("  tree depth: " + f.depthHistogram.map { "\($0.trees) of depth \($0.depth)" }.joined(separator: ", ")
+                  + (f.builtGreedily ? " (greedy construction)" : " (exact construction)"))
             if !f.bound.bottleneck.isEmpty {
                 print("  bottleneck: \(describeCut(f.bound.bottleneck, fabric: fabric, direction: f.direction))")
             }
@@ -188,6 +190,7 @@ struct Synth: ParsableCommand {
             "\"busbw\": \((s.achievedAlgbw * s.collective.busFactor(ranks: fabric.rankCount)).doubleValue)",
             "\"trees_per_rank\": \(s.forests.map(\.treesPerRoot).max() ?? 0)",
             "\"trees\": \(s.forests.reduce(0) { $0 + $1.trees.count })",
+            "\"tree_depths\": [" + s.forests.map { f in "{" + f.depthHistogram.map { "\"\($0.depth)\": \($0.trees)" }.joined(separator: ", ") + "}" }.joined(separator: ", ") + "]",
             "\"engine\": \(q(engine.rawValue))",
             "\"seconds\": \(String(format: "%.4f", seconds))",
             "\"bottleneck\": [" + (s.forests.first?.bound.bottleneck ?? []).map { q(fabric.name(of: $0)) }.joined(separator: ", ") + "]",

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import GroveSchedule
+import GroveSynthesis
+import GroveTopology
 
 struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -84,6 +86,9 @@ struct Simulate: ParsableCommand {
     @Option(help: "Collective buffer size in bytes (nccl-tests size); K, M, G suffixes allowed.") var size = "1G"
     @Option(help: "Plan to simulate: forest, ring, double_binary_tree (default: the one the size windows pick).") var algorithm: String?
     @Option(help: "Per-message overhead in microseconds (software and NIC latency).") var alphaUs = 5.0
+    @Option(help: "Slices per tree (1-64; default: what the runtime picks for this size, from the trees' depth).") var slices: Int?
+    @Flag(help: "Instead of one size: at every window size from --size up to 1 GiB, the plan the size windows pick against every baseline Grove can lower on this fabric; exits 1 if a baseline is predicted faster.")
+    var sweep = false
 
     func run() throws {
         try reportingErrors {
@@ -101,14 +106,24 @@ struct Simulate: ParsableCommand {
             guard let bytes = ByteSize(argument: size)?.bytes, bytes > 0 else {
                 throw UserError("--size \(size): expected bytes such as 4096, 64K, 16M or 1G")
             }
-            let plan: Plan
+            if sweep { return try runSweep(s, fabric: fabric, from: bytes) }
+            if let slices, !ScheduleBuilder.slices.contains(slices) {
+                throw UserError("--slices \(slices): give \(ScheduleBuilder.slices.lowerBound) to \(ScheduleBuilder.slices.upperBound)")
+            }
+            var plan: Plan
             if let algorithm {
                 guard let p = s.plans.first(where: { $0.algorithm == algorithm }) else {
                     throw UserError("\(schedule) has no \(algorithm) plan (it has \(s.plans.map(\.algorithm).joined(separator: ", ")))")
                 }
-                plan = p
+                plan = p.lowered(slices: Pipelining.slices(for: p, bytes: bytes))
             } else {
                 plan = s.plan(forBytes: bytes)
+            }
+            if let slices {
+                guard !plan.phases.isEmpty || slices == plan.slices else {
+                    throw UserError("--slices: the \(plan.algorithm) plan of \(schedule) has fixed slicing (\(plan.slices)); it holds no trees to cut again")
+                }
+                plan = plan.lowered(slices: slices)
             }
             let r: SimulationResult
             do { r = try Simulator.simulate(plan, fabric: fabric, bytes: bytes, messageOverhead: alphaUs * 1e-6) } catch {
@@ -129,6 +144,43 @@ struct Simulate: ParsableCommand {
             }
         }
     }
+
+    /// One line per size: the chosen plan's predicted time and each baseline's, lowered on the
+    /// fabric itself as `grove synth` does (their ring order and routing), each cut into the
+    /// slices the runtime would pick. A baseline that cannot beat the chosen plan even at its
+    /// ideal rate is not simulated (shown as ≥ that time), as in `ScheduleBuilder.winners`.
+    func runSweep(_ s: Schedule, fabric: Fabric, from smallest: Int) throws {
+        var baselines: [Plan] = []
+        for b in Baseline.allCases {
+            if let p = Lowering.plan(baseline: b, fabric: fabric, collective: s.collective, root: s.root ?? Rank(0), slices: 2) { baselines.append(p) }
+        }
+        print("# \(s.fabricName) \(s.collective.rawValue): predicted time (µs) of the plan the size windows pick and of each baseline")
+        print("# " + (["size", "chosen", "slices", "time"] + baselines.map(\.algorithm)).joined(separator: "\t"))
+        var slower: [String] = []
+        for bytes in ScheduleBuilder.windowSizes where bytes >= smallest {
+            let (plan, _) = s.choosePlan(forBytes: bytes)
+            let r: [(bytes: Int, algorithm: String, seconds: [String: Double])]
+            let chosen: Double
+            do {
+                chosen = try Simulator.simulate(plan, fabric: fabric, bytes: bytes).seconds
+                r = try ScheduleBuilder.winners(baselines, fabric: fabric, collective: s.collective, root: s.root, sizes: [bytes], leader: chosen)
+            } catch {
+                throw UserError("\(schedule): \(error)")
+            }
+            var cells = ["\(bytes)", plan.algorithm, "\(plan.slices)", String(format: "%.1f", chosen * 1e6)]
+            for b in baselines {
+                if let t = r[0].seconds[b.algorithm] {
+                    cells.append(String(format: "%.1f", t * 1e6))
+                    if t * 1.001 < chosen { slower.append("at \(bytes) bytes \(plan.algorithm) (\(String(format: "%.1f", chosen * 1e6)) µs) is slower than \(b.algorithm) (\(String(format: "%.1f", t * 1e6)) µs)") }
+                } else {
+                    cells.append("slower")
+                }
+            }
+            print(cells.joined(separator: "\t"))
+        }
+        if !slower.isEmpty {
+            for line in slower { Console.error("grove simulate --sweep: \(schedule): \(line)") }
+            throw ExitCode(1)
+        }
+    }
 }
-
-

@@ -1,0 +1,50 @@
+/// How many slices a tree plan is cut into for a call of a given size.
+///
+/// A tree of depth D whose share is cut into S slices takes about (S + D − 1)/S of its ideal time:
+/// the first slice needs D hops to reach the farthest rank, and the links near the root are idle
+/// while the last ones drain. More slices shrink that fill to (D − 1)/S, and each slice is one
+/// more message per tree arc. So the model takes S = `slicesPerLevel` · (D − 1) (fill at most
+/// 1/`slicesPerLevel` ≈ 6% of the call) and lowers it until the average tree's slice holds at
+/// least `minimumSliceBytes`, so that a message's fixed cost (a frame header, a system call, a
+/// wake-up; a work request on verbs) stays small beside its bytes; 1 ≤ S ≤ 64. D is the sum over
+/// the plan's phases of their deepest tree; the size is the collective's buffer (nccl-tests `size`).
+///
+/// The figures come from the simulator over the shipped fabrics: at 1 GiB the forests reach
+/// 92–96% of their rate from 32–64 slices, and messages below 64 KiB add nothing in throughput
+/// on the emulated fabric while their count grows (Benchmarks/README.md).
+public enum Pipelining {
+    public static let slicesPerLevel = 16
+    public static let minimumSliceBytes = 64 << 10
+    public static let maximumSlices = 64
+
+    /// The slice count for a call of `bytes` on `plan`'s trees (`plan.slices` for a plan without
+    /// trees, whose slicing is fixed).
+    public static func slices(for plan: Plan, bytes: Int) -> Int {
+        guard !plan.phases.isEmpty else { return plan.slices }
+        // Phases run one after another along each slice (allreduce: up the in-trees, then down
+        // the out-trees), so their depths add up to the pipeline's length.
+        let depth = plan.phases.reduce(0) { $0 + ($1.trees.map(\.depth).max() ?? 0) }
+        let wanted = max(1, slicesPerLevel * (depth - 1))
+        // Bytes per tree in the phase with the most trees (the smallest average piece): the trees
+        // of a phase cover the buffer once, by shards or whole.
+        let trees = plan.phases.map { $0.trees.count }.max() ?? 1
+        let perTree = bytes / max(trees, 1)
+        let affordable = max(1, perTree / minimumSliceBytes)
+        return min(maximumSlices, wanted, affordable)
+    }
+}
+
+extension Schedule {
+    /// The plan for a buffer of `bytes`: the algorithm the size windows name, cut into the
+    /// slices `Pipelining` picks for that size, with the reason for the debug log. Lowers the
+    /// plan again when the slices differ from the stored ones: callers that repeat sizes cache it
+    /// (the runtime's `PlanLibrary` does).
+    public func choosePlan(forBytes bytes: Int) -> (plan: Plan, reason: String) {
+        let (template, reason) = chooseAlgorithm(forBytes: bytes)
+        let slices = Pipelining.slices(for: template, bytes: bytes)
+        return (template.lowered(slices: slices), reason + ", \(slices) slice\(slices == 1 ? "" : "s") per tree")
+    }
+
+    /// The plan for a buffer of `bytes`, as `choosePlan`.
+    public func plan(forBytes bytes: Int) -> Plan { choosePlan(forBytes: bytes).plan }
+}
