@@ -31,7 +31,8 @@ public final class PlanLibrary: @unchecked Sendable {
     public var identity: String {
         sourceIdentity + (pinnedAlgorithm.map { ":pinned=\($0)" } ?? "") + (slices.map { ":slices=\($0)" } ?? "")
     }
-    /// Run this algorithm ("forest", "ring", "double_binary_tree") at every size instead of
+    /// Run this algorithm ("forest", "ring", "double_binary_tree", or for allreduce
+    /// "recursive_doubling" / "halving_doubling") at every size instead of
     /// following the size windows. With a topology, a baseline the schedule did not keep is
     /// lowered on the fabric itself (its best ring order); with schedule files, in rank order.
     public var pinnedAlgorithm: String?
@@ -94,6 +95,9 @@ public final class PlanLibrary: @unchecked Sendable {
     private func chooseAlgorithm(_ collective: Collective, root: Int, bytes: Int) throws(CommunicatorError) -> (plan: Plan, reason: String) {
         switch source {
         case .baseline(let b):
+            if let name = pinnedAlgorithm, let kind = Butterfly(rawValue: name), collective == .allreduce {
+                return (butterfly(kind, on: uniform), "pinned to \(name)")
+            }
             let useTree = b == .doubleBinaryTree && ![.allgather, .reduceScatter].contains(collective)
             return (try baseline(useTree ? .doubleBinaryTree : .ring, collective, root: root), "no schedule or topology given: the \(b.rawValue) baseline")
         case .schedules(let list):
@@ -113,8 +117,23 @@ public final class PlanLibrary: @unchecked Sendable {
     private func pinned(_ s: Schedule, on fabric: Fabric, _ collective: Collective, root: Int) throws(CommunicatorError) -> Plan? {
         guard let name = pinnedAlgorithm else { return nil }
         if let p = s.plans.first(where: { $0.algorithm == name }) { return p }
+        if let b = Butterfly(rawValue: name) {
+            // Allreduce only; the other collectives follow the size windows.
+            guard collective == .allreduce else { return nil }
+            return butterfly(b, on: fabric)
+        }
         guard let b = Baseline(rawValue: name) else { return nil }
         return try baseline(b, collective, root: root, on: fabric)
+    }
+
+    private func butterfly(_ b: Butterfly, on fabric: Fabric) -> Plan {
+        let key = "\(b.rawValue)/allreduce/0/\(fabric.name)"
+        lock.lock()
+        defer { lock.unlock() }
+        if let p = baselines[key] { return p }
+        let p = b.allreduce(on: fabric)
+        baselines[key] = p
+        return p
     }
 
     /// A two-phase ring allreduce of `worldSize` bytes: no rank leaves before all have entered.

@@ -11,6 +11,15 @@ public enum ScheduleBuilder {
     /// messages (and lowering time) without measurable overlap.
     public static let slices = 1...64
 
+    /// Every plan other than the forest that Grove can lower for `collective` on `fabric`: the
+    /// ring and the double binary tree (as forests, on the fabric's best ring order), and for
+    /// allreduce recursive doubling and halving-doubling.
+    public static func baselinePlans(fabric: Fabric, collective: Collective, root: Rank?) -> [Plan] {
+        var plans = Baseline.allCases.compactMap { Lowering.plan(baseline: $0, fabric: fabric, collective: collective, root: root ?? Rank(0), slices: 2) }
+        if collective == .allreduce { plans += Butterfly.allCases.map { $0.allreduce(on: fabric) } }
+        return plans
+    }
+
     /// A plan's predicted time at `bytes`, cut into the slices the runtime would pick.
     public static func predictedSeconds(_ plan: Plan, fabric: Fabric, bytes: Int) throws(SimulationError) -> Double {
         try Simulator.simulate(plan.lowered(slices: Pipelining.slices(for: plan, bytes: bytes)), fabric: fabric, bytes: bytes).seconds
@@ -49,11 +58,7 @@ public enum ScheduleBuilder {
         guard ScheduleBuilder.slices.contains(slices) else {
             throw SimulationError(description: "\(slices) slices per tree: give \(ScheduleBuilder.slices.lowerBound) to \(ScheduleBuilder.slices.upperBound)")
         }
-        let forest = Lowering.plan(s, slices: slices)
-        var candidates = [forest]
-        for b in Baseline.allCases {
-            if let p = Lowering.plan(baseline: b, fabric: fabric, collective: s.collective, root: s.root ?? Rank(0), slices: 2) { candidates.append(p) }
-        }
+        let candidates = [Lowering.plan(s, slices: slices)] + baselinePlans(fabric: fabric, collective: s.collective, root: s.root)
         let results = try winners(candidates, fabric: fabric, collective: s.collective, root: s.root, sizes: windowSizes)
         var windows: [SizeWindow] = []
         for (i, r) in results.enumerated() where r.algorithm != "forest" {

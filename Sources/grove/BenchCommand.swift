@@ -18,6 +18,8 @@ extension ReduceOp: ExpressibleByArgument {
 enum BenchAlgorithm: String, ExpressibleByArgument, CaseIterable {
     case auto, forest, ring
     case doubleBinaryTree = "double_binary_tree"
+    case recursiveDoubling = "recursive_doubling"
+    case halvingDoubling = "halving_doubling"
 }
 
 /// A byte count with an optional K/M/G suffix (powers of 1024, as nccl-tests); a count that
@@ -108,7 +110,7 @@ struct Bench: ParsableCommand {
     @Option(help: "A topology file: synthesize the forest at start-up (combinatorial engine).") var topology: String?
     @Option(help: "Slices each tree's share is cut into at every size, 1-64 (default: picked per call from the size and the trees' depth; see Pipelining).")
     var slices: Int?
-    @Option(help: "auto (the schedule's size windows), forest, ring or double_binary_tree.")
+    @Option(help: "auto (the schedule's size windows), forest, ring, double_binary_tree, or for allreduce recursive_doubling or halving_doubling.")
     var algo: BenchAlgorithm = .auto
     @Option(name: [.customShort("n"), .customLong("iters")], help: "Timed iterations per size.") var iterations = 20
     @Option(name: [.customShort("w"), .customLong("warmup_iters")], help: "Untimed iterations per size.") var warmup = 5
@@ -237,8 +239,11 @@ struct Bench: ParsableCommand {
                 guard algo != .forest else { throw UserError("--algo forest needs --schedule or --topology") }
                 library = try PlanLibrary(.baseline(algo == .doubleBinaryTree ? .doubleBinaryTree : .ring), worldSize: worldSize)
             }
-            // Without a schedule or topology the baseline library is already the one asked for.
-            if algo != .auto && (!schedules.isEmpty || topology != nil) { library.pinnedAlgorithm = algo.rawValue }
+            // Without a schedule or topology the baseline library is already the ring or tree
+            // asked for; the butterflies (allreduce only) are pinned on it.
+            if algo != .auto && (!schedules.isEmpty || topology != nil || [.recursiveDoubling, .halvingDoubling].contains(algo)) {
+                library.pinnedAlgorithm = algo.rawValue
+            }
             return library
         } catch let e as CommunicatorError {
             throw UserError("\(e)")

@@ -84,7 +84,7 @@ struct Simulate: ParsableCommand {
     @Argument(help: "Schedule file.") var schedule: String
     @Option(help: "Topology file the schedule was made for.") var topology: String
     @Option(help: "Collective buffer size in bytes (nccl-tests size); K, M, G suffixes allowed.") var size = "1G"
-    @Option(help: "Plan to simulate: forest, ring, double_binary_tree (default: the one the size windows pick).") var algorithm: String?
+    @Option(help: "Plan to simulate: forest, ring, double_binary_tree, recursive_doubling or halving_doubling, among those the file holds (default: the one the size windows pick).") var algorithm: String?
     @Option(help: "Per-message overhead in microseconds (software and NIC latency).") var alphaUs = 5.0
     @Option(help: "Slices per tree (1-64; default: what the runtime picks for this size, from the trees' depth).") var slices: Int?
     @Flag(help: "Instead of one size: at every window size from --size up to 1 GiB, the plan the size windows pick against every baseline Grove can lower on this fabric; exits 1 if a baseline is predicted faster.")
@@ -150,10 +150,7 @@ struct Simulate: ParsableCommand {
     /// slices the runtime would pick. A baseline that cannot beat the chosen plan even at its
     /// ideal rate is not simulated (shown as ≥ that time), as in `ScheduleBuilder.winners`.
     func runSweep(_ s: Schedule, fabric: Fabric, from smallest: Int) throws {
-        var baselines: [Plan] = []
-        for b in Baseline.allCases {
-            if let p = Lowering.plan(baseline: b, fabric: fabric, collective: s.collective, root: s.root ?? Rank(0), slices: 2) { baselines.append(p) }
-        }
+        let baselines = ScheduleBuilder.baselinePlans(fabric: fabric, collective: s.collective, root: s.root)
         print("# \(s.fabricName) \(s.collective.rawValue): predicted time (µs) of the plan the size windows pick and of each baseline")
         print("# " + (["size", "chosen", "slices", "time"] + baselines.map(\.algorithm)).joined(separator: "\t"))
         var slower: [String] = []
