@@ -104,7 +104,7 @@ public enum Simulator {
         // indexed heap, updated in place.
         struct Flow {
             var send: Int; var first: Int; var count: Int
-            var remaining: Double; var since: Double; var rate: Double; var weight: Double; var version: Int
+            var remaining: Double; var since: Double; var rate: Double; var weight: Double
         }
         var linkPool: [Int] = []
         var slots: [Flow] = []
@@ -151,9 +151,9 @@ public enum Simulator {
         }
 
         func startFlow(send: Int, first: Int, bytes: Double) {
-            let k = free.popLast() ?? { slots.append(Flow(send: 0, first: 0, count: 0, remaining: 0, since: 0, rate: 0, weight: 0, version: 0)); return slots.count - 1 }()
+            let k = free.popLast() ?? { slots.append(Flow(send: 0, first: 0, count: 0, remaining: 0, since: 0, rate: 0, weight: 0)); return slots.count - 1 }()
             slots[k] = Flow(send: send, first: first, count: linkPool.count - first, remaining: bytes, since: now, rate: 0,
-                            weight: max(bytes, 1), version: slots[k].version + 1)
+                            weight: max(bytes, 1))
             touchLinks(of: k)
             for j in first ..< linkPool.count { onLink[linkPool[j]].append(k); load[linkPool[j]] += slots[k].weight }
             touch(k)
@@ -167,7 +167,6 @@ public enum Simulator {
                 load[l] -= f.weight
                 if let at = onLink[l].firstIndex(of: k) { onLink[l].swapAt(at, onLink[l].count - 1); onLink[l].removeLast() }
             }
-            slots[k].version += 1
             slots[k].remaining = 0
             finishes.remove(k)
             free.append(k)

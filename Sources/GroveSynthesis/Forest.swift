@@ -282,9 +282,12 @@ public enum Synthesizer {
         }
         let partials: [TreePacker.Partial]
         var spreadPacked: [TreePacker.Partial]?
-        if fast == nil && construction == .automatic {
+        if fast == nil && construction == .automatic && roots.count * k <= 16 * fabric.rankCount {
             // The spread split often keeps the connectivity that packing needs even where greedy
             // packing on it falls short: one max-flow per rank certifies it, then exact packing.
+            // Exact packing costs O(trees · N · deg) max-flows, and the spread split's degree is
+            // the switches' ports squared: with many tree units (a single-root broadcast on
+            // fractional bandwidths has thousands) the sparser exact split packs far faster.
             graph = original
             FastPath.spreadSplit(&graph, fabric: fabric)
             if EdgeSplitter.certifies(graph, fabric: fabric, roots: roots, k: k) {
