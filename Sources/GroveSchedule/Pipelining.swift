@@ -9,9 +9,10 @@
 /// wake-up; a work request on verbs) stays small beside its bytes; 1 ≤ S ≤ 64. D is the sum over
 /// the plan's phases of their deepest tree; the size is the collective's buffer (nccl-tests `size`).
 ///
-/// The figures come from the simulator over the shipped fabrics: at 1 GiB the forests reach
-/// 92–96% of their rate from 32–64 slices, and messages below 64 KiB add nothing in throughput
-/// on the emulated fabric while their count grows (Benchmarks/README.md).
+/// The slice counts come from the simulator over the shipped fabrics: at 1 GiB the forests reach
+/// 92–96% of their rate from 32–64 slices (Benchmarks/README.md). The 64 KiB floor is not yet
+/// measured: it is to be fitted with the per-message cost on the emulated fabric (issue 10,
+/// simulator calibration).
 public enum Pipelining {
     public static let slicesPerLevel = 16
     public static let minimumSliceBytes = 64 << 10
