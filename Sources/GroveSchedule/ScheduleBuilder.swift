@@ -29,16 +29,17 @@ public enum ScheduleBuilder {
     /// forest first). A baseline whose time cannot beat the leader's even at its ideal rate
     /// (`Baseline.algbw`: the simulator never moves the bytes faster than the links allow) is
     /// not simulated; with a 2% margin for element rounding.
-    /// `leader`: a time to beat that is not among the candidates (the chosen plan's, in a sweep).
+    /// `leaders`: per size, a time to beat that is not among the candidates (the chosen plan's,
+    /// in a sweep).
     public static func winners(_ candidates: [Plan], fabric: Fabric, collective: Collective, root: Rank?,
-                               sizes: [Int], leader: Double? = nil) throws(SimulationError) -> [(bytes: Int, algorithm: String, seconds: [String: Double])] {
+                               sizes: [Int], leaders: [Double]? = nil) throws(SimulationError) -> [(bytes: Int, algorithm: String, seconds: [String: Double])] {
         var ideal: [String: Double] = [:]
         for p in candidates {
             if let b = Baseline(rawValue: p.algorithm) { ideal[p.algorithm] = b.algbw(on: fabric, collective: collective, root: root ?? Rank(0)).doubleValue * 1e9 }
         }
         var out: [(bytes: Int, algorithm: String, seconds: [String: Double])] = []
-        for bytes in sizes {
-            var best: (String, Double)? = leader.map { ("leader", $0) }
+        for (i, bytes) in sizes.enumerated() {
+            var best: (String, Double)? = leaders.map { ("leader", $0[i]) }
             var times: [String: Double] = [:]
             for p in candidates {
                 if let best, let rate = ideal[p.algorithm], rate > 0, best.1 <= 0.98 * Double(bytes) / rate { continue }

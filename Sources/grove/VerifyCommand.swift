@@ -154,21 +154,23 @@ struct Simulate: ParsableCommand {
         print("# \(s.fabricName) \(s.collective.rawValue): predicted time (µs) of the plan the size windows pick and of each baseline")
         print("# " + (["size", "chosen", "slices", "time"] + baselines.map(\.algorithm)).joined(separator: "\t"))
         var slower: [String] = []
-        for bytes in ScheduleBuilder.windowSizes where bytes >= smallest {
-            let (plan, _) = s.choosePlan(forBytes: bytes)
-            let r: [(bytes: Int, algorithm: String, seconds: [String: Double])]
-            let chosen: Double
-            do {
-                chosen = try Simulator.simulate(plan, fabric: fabric, bytes: bytes).seconds
-                r = try ScheduleBuilder.winners(baselines, fabric: fabric, collective: s.collective, root: s.root, sizes: [bytes], leader: chosen)
-            } catch {
-                throw UserError("\(schedule): \(error)")
-            }
-            var cells = ["\(bytes)", plan.algorithm, "\(plan.slices)", String(format: "%.1f", chosen * 1e6)]
+        let sizes = ScheduleBuilder.windowSizes.filter { $0 >= smallest }
+        let chosen = sizes.map { s.choosePlan(forBytes: $0).plan }
+        let results: [(bytes: Int, algorithm: String, seconds: [String: Double])]
+        var times: [Double] = []
+        do {
+            for (plan, bytes) in zip(chosen, sizes) { times.append(try Simulator.simulate(plan, fabric: fabric, bytes: bytes).seconds) }
+            results = try ScheduleBuilder.winners(baselines, fabric: fabric, collective: s.collective, root: s.root, sizes: sizes, leaders: times)
+        } catch {
+            throw UserError("\(schedule): \(error)")
+        }
+        for (i, bytes) in sizes.enumerated() {
+            let (plan, time) = (chosen[i], times[i])
+            var cells = ["\(bytes)", plan.algorithm, "\(plan.slices)", String(format: "%.1f", time * 1e6)]
             for b in baselines {
-                if let t = r[0].seconds[b.algorithm] {
+                if let t = results[i].seconds[b.algorithm] {
                     cells.append(String(format: "%.1f", t * 1e6))
-                    if t * 1.001 < chosen { slower.append("at \(bytes) bytes \(plan.algorithm) (\(String(format: "%.1f", chosen * 1e6)) µs) is slower than \(b.algorithm) (\(String(format: "%.1f", t * 1e6)) µs)") }
+                    if t * 1.001 < time { slower.append("at \(bytes) bytes \(plan.algorithm) (\(String(format: "%.1f", time * 1e6)) µs) is slower than \(b.algorithm) (\(String(format: "%.1f", t * 1e6)) µs)") }
                 } else {
                     cells.append("slower")
                 }
