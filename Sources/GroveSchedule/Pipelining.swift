@@ -24,7 +24,7 @@ public enum Pipelining {
         guard !plan.phases.isEmpty else { return plan.slices }
         // Phases run one after another along each slice (allreduce: up the in-trees, then down
         // the out-trees), so their depths add up to the pipeline's length.
-        let depth = plan.phases.reduce(0) { $0 + ($1.trees.map(\.depth).max() ?? 0) }
+        let depth = plan.phases.reduce(0) { $0 + $1.depth }
         let wanted = max(1, slicesPerLevel * (depth - 1))
         // Bytes per tree in the phase with the most trees (the smallest average piece): the trees
         // of a phase cover the buffer once, by shards or whole.

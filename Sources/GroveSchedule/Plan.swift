@@ -109,7 +109,7 @@ public struct Plan: Sendable, Equatable {
     }
 
     /// The deepest tree over all phases (arcs from root to the farthest rank); 0 without trees.
-    public var maxDepth: Int { phases.flatMap(\.trees).map(\.depth).max() ?? 0 }
+    public var maxDepth: Int { phases.map(\.depth).max() ?? 0 }
 
     /// The same trees lowered with `slices` slices per tree (this plan if it already has that
     /// many, or has no trees to lower again). Channels and routing stay the same.
@@ -145,7 +145,9 @@ public struct PipelinePhase: Sendable, Equatable {
     /// Every root's trees have multiplicities summing to this.
     public var treesPerRoot: Int
     public var roots: [Rank]
-    public var trees: [Arborescence]
+    public let trees: [Arborescence]
+    /// The deepest tree's depth, computed once: the runtime's slice choice reads it on every call.
+    public let depth: Int
 
     public init(direction: TreeDirection, wholeBuffer: Bool, treesPerRoot: Int, roots: [Rank], trees: [Arborescence]) {
         self.direction = direction
@@ -153,6 +155,7 @@ public struct PipelinePhase: Sendable, Equatable {
         self.treesPerRoot = treesPerRoot
         self.roots = roots
         self.trees = trees
+        self.depth = trees.map(\.depth).max() ?? 0
     }
 }
 
