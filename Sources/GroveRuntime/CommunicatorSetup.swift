@@ -24,6 +24,7 @@ extension Communicator {
         }
         var o = options ?? .standard
         if let k = env.connectionsPerPeer { o.connectionsPerPeer = k }
+        if let spin = env.spin { o.spin = spin }
         let t = timeout ?? env.timeout ?? Communicator.defaultTimeout
         guard env.worldSize > 1 else {
             try self.init(transport: MemoryHub(worldSize: 1).transport(rank: 0), plans: plans, timeout: t)

@@ -16,6 +16,7 @@ import Glibc
 /// | store | torchrun's agent store when `TORCHELASTIC_USE_AGENT_STORE=True` (keys under `grove/RUN_ID/RESTART_COUNT/`), else rank 0 serves one |
 /// | data interface | `GROVE_SOCKET_IFNAME` (names or prefixes, `^` to exclude) |
 /// | connections per peer | `GROVE_CONNECTIONS` |
+/// | spin before sleeping, µs | `GROVE_SPIN_US` |
 /// | call timeout | `GROVE_TIMEOUT` (seconds) |
 /// | debug log | `GROVE_DEBUG` (`WARN`, `INFO`, `TRACE`) |
 public struct LaunchEnvironment: Sendable, Equatable {
@@ -26,6 +27,8 @@ public struct LaunchEnvironment: Sendable, Equatable {
     public var masterPort: Int
     public var socketInterface: String?
     public var connectionsPerPeer: Int?
+    /// How long a waiting rank polls before it sleeps (`TCPTransport.Options.spin`).
+    public var spin: Duration?
     public var timeout: Duration?
     /// Whether a launcher (torchrun's agent) already serves the store on `masterPort`; if not,
     /// rank 0 serves it.
@@ -76,6 +79,13 @@ public struct LaunchEnvironment: Sendable, Equatable {
             guard let c = Int(v), (1...64).contains(c) else { throw .configuration("GROVE_CONNECTIONS=\(v) must be a number of connections per peer, 1…64") }
             connections = c
         }
+        var spin: Duration?
+        if let v = env["GROVE_SPIN_US"] {
+            guard let us = Int(v.trimmingCharacters(in: .whitespaces)), (0...1_000_000).contains(us) else {
+                throw .configuration("GROVE_SPIN_US=\(v) must be the microseconds a waiting rank polls before it sleeps, 0…1000000")
+            }
+            spin = .microseconds(us)
+        }
         var timeout: Duration?
         if let v = env["GROVE_TIMEOUT"] {
             guard let t = Double(v.trimmingCharacters(in: .whitespaces)).flatMap(timeout(seconds:)) else {
@@ -90,9 +100,11 @@ public struct LaunchEnvironment: Sendable, Equatable {
         // torchrun's agent serves a c10d store on MASTER_PORT and keeps it across restarts.
         let agent = env["TORCHELASTIC_USE_AGENT_STORE"]?.lowercased() == "true"
         let namespace = agent ? "grove/\(env["TORCHELASTIC_RUN_ID"] ?? "none")/\(env["TORCHELASTIC_RESTART_COUNT"] ?? "0")/" : "grove/"
-        return LaunchEnvironment(rank: rank, worldSize: size, localRank: local, masterAddress: master,
-                                 masterPort: port, socketInterface: interface, connectionsPerPeer: connections, timeout: timeout,
-                                 launcherStore: agent, storeNamespace: namespace, logLevel: logLevel)
+        var e = LaunchEnvironment(rank: rank, worldSize: size, localRank: local, masterAddress: master,
+                                  masterPort: port, socketInterface: interface, connectionsPerPeer: connections, timeout: timeout,
+                                  launcherStore: agent, storeNamespace: namespace, logLevel: logLevel)
+        e.spin = spin
+        return e
     }
 
     /// A call timeout of `seconds`: finite, above 0 and at most a day (nil otherwise), so that

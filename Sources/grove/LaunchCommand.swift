@@ -34,6 +34,7 @@ struct Launch: ParsableCommand {
           MASTER_PORT          rank 0's store [29500; launch: a free port]
           GROVE_SOCKET_IFNAME  data interfaces, ^ excludes [any]
           GROVE_CONNECTIONS    TCP connections per peer, 1-64 [1]
+          GROVE_SPIN_US        µs a waiting rank polls before sleeping [100]
           GROVE_TIMEOUT        seconds one call may take [60]
           GROVE_DEBUG          WARN, INFO or TRACE on stderr [quiet]
         """
