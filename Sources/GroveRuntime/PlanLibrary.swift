@@ -159,7 +159,7 @@ public final class PlanLibrary: @unchecked Sendable {
         if let s = synthesized[key] { return s }
         do {
             let synthesis = try Synthesizer.synthesize(fabric, collective: collective, root: collective.needsRoot ? Rank(root) : nil)
-            let s = try ScheduleBuilder.schedule(for: synthesis, fabric: fabric, slices: 4)
+            let s = try ScheduleBuilder.schedule(for: synthesis, fabric: fabric, slices: 4, costs: .tcp)
             synthesized[key] = s
             return s
         } catch {

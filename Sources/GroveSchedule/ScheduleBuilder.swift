@@ -21,8 +21,8 @@ public enum ScheduleBuilder {
     }
 
     /// A plan's predicted time at `bytes`, cut into the slices the runtime would pick.
-    public static func predictedSeconds(_ plan: Plan, fabric: Fabric, bytes: Int) throws(SimulationError) -> Double {
-        try Simulator.simulate(plan.lowered(slices: Pipelining.slices(for: plan, bytes: bytes)), fabric: fabric, bytes: bytes).seconds
+    public static func predictedSeconds(_ plan: Plan, fabric: Fabric, bytes: Int, costs: MessageCosts = .parallelEngines) throws(SimulationError) -> Double {
+        try Simulator.simulate(plan.lowered(slices: Pipelining.slices(for: plan, bytes: bytes)), fabric: fabric, bytes: bytes, costs: costs).seconds
     }
 
     /// The winner at each size in `sizes` among `candidates` (ties to the earlier candidate, the
@@ -32,7 +32,7 @@ public enum ScheduleBuilder {
     /// `leaders`: per size, a time to beat that is not among the candidates (the chosen plan's,
     /// in a sweep).
     public static func winners(_ candidates: [Plan], fabric: Fabric, collective: Collective, root: Rank?,
-                               sizes: [Int], leaders: [Double]? = nil) throws(SimulationError) -> [(bytes: Int, algorithm: String, seconds: [String: Double])] {
+                               sizes: [Int], leaders: [Double]? = nil, costs: MessageCosts = .parallelEngines) throws(SimulationError) -> [(bytes: Int, algorithm: String, seconds: [String: Double])] {
         var ideal: [String: Double] = [:]
         for p in candidates {
             if let b = Baseline(rawValue: p.algorithm) { ideal[p.algorithm] = b.algbw(on: fabric, collective: collective, root: root ?? Rank(0)).doubleValue * 1e9 }
@@ -43,7 +43,7 @@ public enum ScheduleBuilder {
             var times: [String: Double] = [:]
             for p in candidates {
                 if let best, let rate = ideal[p.algorithm], rate > 0, best.1 <= 0.98 * Double(bytes) / rate { continue }
-                let t = try predictedSeconds(p, fabric: fabric, bytes: bytes)
+                let t = try predictedSeconds(p, fabric: fabric, bytes: bytes, costs: costs)
                 times[p.algorithm] = t
                 if best == nil || t < best!.1 * 0.999 { best = (p.algorithm, t) }
             }
@@ -54,13 +54,14 @@ public enum ScheduleBuilder {
 
     /// Builds the schedule for a synthesis: the forest plan (stored with `slices` slices per
     /// tree; the runtime cuts it again per call), the baseline plans, and size windows where a
-    /// baseline is predicted faster than the forest. Only plans that win somewhere are kept.
-    public static func schedule(for s: Synthesis, fabric: Fabric, slices: Int) throws(SimulationError) -> Schedule {
+    /// baseline is predicted faster than the forest, predicted with the message costs of the
+    /// runtime that will run it. Only plans that win somewhere are kept.
+    public static func schedule(for s: Synthesis, fabric: Fabric, slices: Int, costs: MessageCosts = .parallelEngines) throws(SimulationError) -> Schedule {
         guard ScheduleBuilder.slices.contains(slices) else {
             throw SimulationError(description: "\(slices) slices per tree: give \(ScheduleBuilder.slices.lowerBound) to \(ScheduleBuilder.slices.upperBound)")
         }
         let candidates = [Lowering.plan(s, slices: slices)] + baselinePlans(fabric: fabric, collective: s.collective, root: s.root)
-        let results = try winners(candidates, fabric: fabric, collective: s.collective, root: s.root, sizes: windowSizes)
+        let results = try winners(candidates, fabric: fabric, collective: s.collective, root: s.root, sizes: windowSizes, costs: costs)
         var windows: [SizeWindow] = []
         for (i, r) in results.enumerated() where r.algorithm != "forest" {
             let lo = i == 0 ? 0 : r.bytes
@@ -71,6 +72,6 @@ public enum ScheduleBuilder {
         }
         let used = Set(windows.map(\.algorithm)).union(["forest"])
         return Schedule(fabricName: fabric.name, fabricHash: fabric.hash, collective: s.collective, root: s.root,
-                        boundAlgbw: s.boundAlgbw, algbw: s.achievedAlgbw, plans: candidates.filter { used.contains($0.algorithm) }, windows: windows)
+                        boundAlgbw: s.boundAlgbw, algbw: s.achievedAlgbw, plans: candidates.filter { used.contains($0.algorithm) }, windows: windows, costs: costs)
     }
 }

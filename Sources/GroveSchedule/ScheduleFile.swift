@@ -22,9 +22,11 @@ public struct Schedule: Sendable, Equatable {
     /// Plans by algorithm name ("forest", "ring", "double_binary_tree").
     public var plans: [Plan]
     public var windows: [SizeWindow]
+    /// The message costs the windows were predicted with (the runtime the schedule is for).
+    public var costs: MessageCosts
 
     public init(fabricName: String, fabricHash: String, collective: Collective, root: Rank?, boundAlgbw: Rational,
-                algbw: Rational, plans: [Plan], windows: [SizeWindow]) {
+                algbw: Rational, plans: [Plan], windows: [SizeWindow], costs: MessageCosts = .parallelEngines) {
         self.fabricName = fabricName
         self.fabricHash = fabricHash
         self.collective = collective
@@ -33,6 +35,7 @@ public struct Schedule: Sendable, Equatable {
         self.algbw = algbw
         self.plans = plans
         self.windows = windows
+        self.costs = costs
     }
 
     public var rankCount: Int { plans.first?.rankCount ?? 0 }
@@ -90,6 +93,7 @@ public enum ScheduleFile {
         out += "  \"size_windows\": [" + s.windows.map {
             "{\"min_bytes\": \($0.minBytes), \"max_bytes\": \($0.maxBytes == Int.max ? "null" : "\($0.maxBytes)"), \"algorithm\": \(q($0.algorithm))}"
         }.joined(separator: ", ") + "],\n"
+        out += "  \"message_costs\": {\"latency_us\": \(s.costs.latencyMicroseconds), \"posting_us\": \(s.costs.postingMicroseconds)},\n"
         if let forest { out += "  \"forest\": [\n" + forest.forests.map { ForestFile.phase($0, fabric: fabric) }.joined(separator: ",\n") + "\n  ],\n" }
         out += "  \"plans\": [\n"
         out += s.plans.map { plan in
@@ -204,6 +208,18 @@ public enum ScheduleFile {
                 if case .null = maxNode.value {} else { maxBytes = try int(maxNode) }
                 windows.append(SizeWindow(minBytes: try int(field(o, "min_bytes", in: w)), maxBytes: maxBytes, algorithm: try string(field(o, "algorithm", in: w))))
             }
+            var costs = MessageCosts.parallelEngines
+            if let c = d["message_costs"] {
+                let o = try object(c)
+                func micros(_ key: String) throws(ScheduleFileError) -> Double {
+                    let n = try field(o, key, in: c)
+                    guard case .number(let lit) = n.value, let v = Double(lit), v.isFinite, (0...1e6).contains(v) else {
+                        throw fail(n, "\"\(key)\" must be 0 to 10^6 microseconds")
+                    }
+                    return v
+                }
+                costs = MessageCosts(latencyMicroseconds: try micros("latency_us"), postingMicroseconds: try micros("posting_us"))
+            }
             var plans: [Plan] = []
             for p in try array(field(d, "plans", in: node)) {
                 plans.append(try plan(p, ranks: ranks, collective: collective, root: rootRank))
@@ -219,7 +235,7 @@ public enum ScheduleFile {
             }
             return Schedule(fabricName: try string(field(d, "fabric", in: node)), fabricHash: try string(field(d, "fabric_hash", in: node)),
                             collective: collective, root: rootRank, boundAlgbw: try exact("bound_algbw"), algbw: try exact("algbw"),
-                            plans: plans, windows: windows)
+                            plans: plans, windows: windows, costs: costs)
         }
 
         func plan(_ node: JSONNode, ranks: Int, collective: Collective, root: Rank?) throws(ScheduleFileError) -> Plan {

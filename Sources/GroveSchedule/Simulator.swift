@@ -40,6 +40,30 @@ extension Fabric {
     }
 }
 
+/// What a message costs besides its bytes, as the simulator charges it.
+public struct MessageCosts: Sendable, Equatable {
+    /// α: from a send's last byte leaving to its data landing (software and NIC latency), on top
+    /// of the links' own `latencyMicroseconds`.
+    public var latencyMicroseconds: Double
+    /// o: the time a rank's progress thread spends posting each send (LogP's overhead); a rank's
+    /// sends begin streaming one o apart, so a plan of many small messages pays for them even
+    /// where the wire is idle.
+    public var postingMicroseconds: Double
+
+    public init(latencyMicroseconds: Double, postingMicroseconds: Double) {
+        self.latencyMicroseconds = latencyMicroseconds
+        self.postingMicroseconds = postingMicroseconds
+    }
+
+    /// For fabrics whose runtime posts from many engines at once (a GPU's thread blocks, one per
+    /// tree or channel): no serial posting cost. The default of `grove synth` and `grove simulate`.
+    public static let parallelEngines = MessageCosts(latencyMicroseconds: 5, postingMicroseconds: 0)
+    /// Grove's TCP runtime, one progress thread per rank: o fitted on 4 local ranks
+    /// (Benchmarks/README.md, "Small messages"): a forest that sends 3 messages per phase took
+    /// 55–60 µs longer per 2-phase allreduce than recursive doubling, which sends 1.
+    public static let tcp = MessageCosts(latencyMicroseconds: 5, postingMicroseconds: 15)
+}
+
 /// Predicts a plan's time on a fabric.
 ///
 /// Each send becomes a transfer split over its arc's routes (`Plan.routing`) that streams at once.
@@ -51,15 +75,19 @@ extension Fabric {
 ///
 /// Latency is a delay, not idle wire: when a send's last byte has left, the sender's stream goes
 /// on (as a TCP write returns once the kernel holds the bytes, or an RDMA write once posted), and
-/// the data lands α later (`messageOverhead` plus the links' own latencies). So a pipeline pays α
+/// the data lands α later (`costs.latencyMicroseconds` plus the links' own latencies). So a pipeline pays α
 /// per hop to fill, not per slice. An earlier model made each send wait α before streaming and
 /// the next send wait for arrival; slices then cost α each on every link at once, and that idle
 /// time, not the trees, held large sizes to 60–90%. A receive completes when its data has
 /// arrived and its own dependencies are met; copies and reductions are free (they run at memory
 /// speed, far above the links). Cost: O(events · active transfers · path length).
+///
+/// `wireEfficiency` scales every link: the share of a link's rate that carries payload (TCP over
+/// Ethernet at MTU 1500: 1448 of 1514 bytes, less the ACKs sharing the shaper), measured as a
+/// plain stream's rate over the link's.
 public enum Simulator {
     public static func simulate(_ plan: Plan, fabric: Fabric, bytes: Int, elementSize: Int = 4,
-                                messageOverhead: Double = 5e-6) throws(SimulationError) -> SimulationResult {
+                                costs: MessageCosts = .parallelEngines, wireEfficiency: Double = 1) throws(SimulationError) -> SimulationResult {
         guard fabric.rankCount == plan.rankCount else {
             throw SimulationError(description: "the plan has \(plan.rankCount) ranks but fabric \(fabric.name) has \(fabric.rankCount)")
         }
@@ -74,7 +102,7 @@ public enum Simulator {
 
         var linkIndex: [Int: Int] = [:]
         for (i, l) in fabric.links.enumerated() { linkIndex[l.from.rawValue * fabric.vertexCount + l.to.rawValue] = i }
-        let bandwidth = fabric.links.map { $0.bandwidth.gigabytesPerSecond.doubleValue * 1e9 }
+        let bandwidth = fabric.links.map { $0.bandwidth.gigabytesPerSecond.doubleValue * 1e9 * wireEfficiency }
         let latency = fabric.links.map { ($0.latencyMicroseconds ?? 0) * 1e-6 }
 
         // Per-step state. Step (v, i) has id v·width + i. A step runs once its dependencies and
@@ -120,6 +148,10 @@ public enum Simulator {
         var carried = Array(repeating: 0.0, count: fabric.links.count)
         var now = 0.0
         var messages = 0
+        // Posting a send occupies its rank's progress thread for `costs.posting`.
+        let (alpha, posting) = (costs.latencyMicroseconds * 1e-6, costs.postingMicroseconds * 1e-6)
+        var postedUntil = [Double](repeating: 0, count: n)
+        var deferred = MinHeap<(time: Double, send: Int)> { $0.time < $1.time }
         var remainingSteps = plan.stepCount
 
         func complete(_ id: Int) {
@@ -184,37 +216,48 @@ public enum Simulator {
                     complete(id)
                 case .recv, .recvReduce:
                     if let s = match[id], arrived.contains(s) { complete(id) } else { waitingReceive.insert(id) }
-                case .send(let peer, let channel):
-                    let e = step.range.elements(count: counts[step.range.buffer]!)
-                    let size = Double(e.count * elementSize)
-                    messages += 1
-                    // A plan from elsewhere (MSCCL XML) carries no routing: its transfers take a
-                    // shortest path, as a runtime's default routing would.
-                    let routes = plan.routing[ArcKey(channel: channel, from: Rank(v), to: peer)].flatMap { $0.isEmpty ? nil : $0 }
-                        ?? [WeightedPath(vertices: fabric.shortestPath(from: VertexID(v), to: peer.vertex), weight: .one)]
-                    openParts[id] = routes.count
-                    flight[id] = 0
-                    var empty = 0
-                    for r in routes {
-                        let first = linkPool.count
-                        guard r.vertices.allSatisfy({ (0..<fabric.vertexCount).contains($0.rawValue) }) else {
-                            throw SimulationError(description: "a route of rank \(v) → \(peer) names a vertex that fabric \(fabric.name) does not have")
-                        }
-                        for (a, b) in zip(r.vertices, r.vertices.dropFirst()) {
-                            guard let li = linkIndex[a.rawValue * fabric.vertexCount + b.rawValue] else {
-                                throw SimulationError(description: "route \(r.vertices.map { fabric.name(of: $0) }.joined(separator: "→")) uses a link fabric \(fabric.name) does not have")
-                            }
-                            linkPool.append(li)
-                        }
-                        flight[id] = max(flight[id]!, messageOverhead + linkPool[first...].reduce(0) { $0 + latency[$1] })
-                        let bytes = size * r.weight.doubleValue
-                        if bytes <= 0 || linkPool.count == first { empty += 1; continue }
-                        startFlow(send: id, first: first, bytes: bytes)
-                    }
-                    openParts[id]! -= empty
-                    if openParts[id] == 0 { sent(id) }
+                case .send:
+                    guard posting > 0 else { try beginSend(id); continue }
+                    let begin = max(now, postedUntil[v]) + posting
+                    postedUntil[v] = begin
+                    deferred.push((begin, id))
                 }
             }
+        }
+
+        // A send's bytes start streaming over its routes.
+        func beginSend(_ id: Int) throws(SimulationError) {
+            let v = id / width, i = id % width
+            let step = plan.programs[v].steps[i]
+            guard case .send(let peer, let channel) = step.operation else { return }
+            let e = step.range.elements(count: counts[step.range.buffer]!)
+            let size = Double(e.count * elementSize)
+            messages += 1
+            // A plan from elsewhere (MSCCL XML) carries no routing: its transfers take a
+            // shortest path, as a runtime's default routing would.
+            let routes = plan.routing[ArcKey(channel: channel, from: Rank(v), to: peer)].flatMap { $0.isEmpty ? nil : $0 }
+                ?? [WeightedPath(vertices: fabric.shortestPath(from: VertexID(v), to: peer.vertex), weight: .one)]
+            openParts[id] = routes.count
+            flight[id] = 0
+            var empty = 0
+            for r in routes {
+                let first = linkPool.count
+                guard r.vertices.allSatisfy({ (0..<fabric.vertexCount).contains($0.rawValue) }) else {
+                    throw SimulationError(description: "a route of rank \(v) → \(peer) names a vertex that fabric \(fabric.name) does not have")
+                }
+                for (a, b) in zip(r.vertices, r.vertices.dropFirst()) {
+                    guard let li = linkIndex[a.rawValue * fabric.vertexCount + b.rawValue] else {
+                        throw SimulationError(description: "route \(r.vertices.map { fabric.name(of: $0) }.joined(separator: "→")) uses a link fabric \(fabric.name) does not have")
+                    }
+                    linkPool.append(li)
+                }
+                flight[id] = max(flight[id]!, alpha + linkPool[first...].reduce(0) { $0 + latency[$1] })
+                let bytes = size * r.weight.doubleValue
+                if bytes <= 0 || linkPool.count == first { empty += 1; continue }
+                startFlow(send: id, first: first, bytes: bytes)
+            }
+            openParts[id]! -= empty
+            if openParts[id] == 0 { sent(id) }
         }
 
         // The last byte has left: the sender's stream goes on, the data lands after the latency.
@@ -250,7 +293,7 @@ public enum Simulator {
         try startReady()
         rerate()
         while remainingSteps > 0 {
-            let nextTime = min(finishes.peek?.time ?? .infinity, arrivals.peek?.time ?? .infinity)
+            let nextTime = min(finishes.peek?.time ?? .infinity, arrivals.peek?.time ?? .infinity, deferred.peek?.time ?? .infinity)
             guard nextTime.isFinite else {
                 throw SimulationError(description: "the plan stalls: \(remainingSteps) steps can never run (verify it with `grove verify`)")
             }
@@ -265,6 +308,10 @@ public enum Simulator {
             while let top = arrivals.peek, top.time <= now {
                 _ = arrivals.pop()
                 arrive(top.send)
+            }
+            while let top = deferred.peek, top.time <= now {
+                _ = deferred.pop()
+                try beginSend(top.send)
             }
             try startReady()
             rerate()

@@ -49,6 +49,8 @@ struct Synth: ParsableCommand {
     @Flag(help: "Also evaluate ring and double-binary-tree baselines on the same fabric.") var compare = false
     @Option(name: .shortAndLong, help: "Write the schedule (forest, per-rank programs, size windows) as versioned JSON to this file.") var output: String?
     @Flag(help: "Print one JSON object on standard output instead of the summary.") var json = false
+    @Option(help: ArgumentHelp("The runtime the size windows are chosen for: engines (one engine per tree posts at once, as GPU runtimes such as MSCCL; no serial per-message cost) or tcp (Grove's TCP runtime: one progress thread per rank, 15 µs per message posted).", valueName: "engines|tcp"))
+    var runtime: RuntimeKind = .engines
 
     func run() throws {
         try reportingErrors(execute)
@@ -78,7 +80,7 @@ struct Synth: ParsableCommand {
             var baselineModel = ""
             if compare { (baselines, baselineModel) = try evaluateBaselines(fabric, root: rootRank ?? Rank(0)) }
             if let output {
-                let schedule = try ScheduleBuilder.schedule(for: result, fabric: fabric, slices: slices)
+                let schedule = try ScheduleBuilder.schedule(for: result, fabric: fabric, slices: slices, costs: runtime.costs)
                 try writeOutput(ScheduleFile.write(schedule, forest: result, fabric: fabric), to: output)
             }
             if json {
@@ -118,7 +120,7 @@ struct Synth: ParsableCommand {
             for c in [Collective.allgather, .reduceScatter, .allreduce] {
                 let result: Synthesis
                 do { result = try Synthesizer.synthesize(fabric, collective: c) } catch { throw UserError("\(folder)/\(file): \(error)") }
-                let schedule = try ScheduleBuilder.schedule(for: result, fabric: fabric, slices: slices)
+                let schedule = try ScheduleBuilder.schedule(for: result, fabric: fabric, slices: slices, costs: runtime.costs)
                 let path = "\(output)/\(file.dropLast(5)).\(c.rawValue).json"
                 try writeOutput(ScheduleFile.write(schedule, forest: result, fabric: fabric), to: path)
                 Console.note("wrote \(path): \(schedule.plans.map(\.algorithm).joined(separator: ", ")), windows \(schedule.windows.map { "\($0.algorithm) [\($0.minBytes), \($0.maxBytes == Int.max ? "∞" : String($0.maxBytes)))" }.joined(separator: " "))")
@@ -206,4 +208,11 @@ struct Synth: ParsableCommand {
         }
         print("{" + fields.joined(separator: ", ") + "}")
     }
+}
+
+/// Whose message costs the size windows are predicted with (`MessageCosts`).
+enum RuntimeKind: String, ExpressibleByArgument, CaseIterable {
+    case engines, tcp
+
+    var costs: MessageCosts { self == .tcp ? .tcp : .parallelEngines }
 }

@@ -84,18 +84,26 @@ struct Simulate: ParsableCommand {
     @Argument(help: "Schedule file.") var schedule: String
     @Option(help: "Topology file the schedule was made for.") var topology: String
     @Option(help: "Collective buffer size in bytes (nccl-tests size); K, M, G suffixes allowed.") var size = "1G"
-    @Option(help: "Plan to simulate: forest, ring, double_binary_tree, recursive_doubling or halving_doubling, among those the file holds (default: the one the size windows pick).") var algorithm: String?
-    @Option(help: "Per-message overhead in microseconds (software and NIC latency).") var alphaUs = 5.0
+    @Option(help: "Plan to simulate: forest, ring, double_binary_tree, recursive_doubling or halving_doubling; a baseline the file does not hold is lowered on the fabric as the runtime would (default: the plan the size windows pick).") var algorithm: String?
+    @Option(help: "Per-message latency in microseconds, software and NIC (default: the schedule's message costs, 5).") var alphaUs: Double?
+    @Option(help: "Microseconds a rank spends posting each send; its sends start one such time apart, LogP's o (default: the schedule's message costs: 0, or 15 for Grove's TCP runtime).") var postingUs: Double?
     @Option(help: "Slices per tree (1-64; default: what the runtime picks for this size, from the trees' depth).") var slices: Int?
+    @Option(help: "Share of each link's rate that carries payload, 0-1 (TCP over Ethernet: about 1448/1514; measure a plain stream over the link).") var wireEfficiency = 1.0
     @Flag(help: "Instead of one size: at every window size from --size up to 1 GiB, the plan the size windows pick against every baseline Grove can lower on this fabric; exits 1 if a baseline is predicted faster.")
     var sweep = false
 
     func run() throws {
         try reportingErrors {
-            guard alphaUs.isFinite, (0...1e6).contains(alphaUs) else {
-                throw UserError("--alpha-us \(alphaUs): give the per-message overhead as 0 to 10^6 microseconds")
+            for (flag, v) in [("--alpha-us", alphaUs), ("--posting-us", postingUs)] {
+                guard let v else { continue }
+                guard v.isFinite, (0...1e6).contains(v) else { throw UserError("\(flag) \(v): give 0 to 10^6 microseconds") }
             }
-            let s = try loadSchedule(schedule)
+            guard wireEfficiency.isFinite, wireEfficiency > 0, wireEfficiency <= 1 else {
+                throw UserError("--wire-efficiency \(wireEfficiency): give the payload share of a link's rate, above 0 and at most 1")
+            }
+            var s = try loadSchedule(schedule)
+            if let alphaUs { s.costs.latencyMicroseconds = alphaUs }
+            if let postingUs { s.costs.postingMicroseconds = postingUs }
             let fabric = try loadFabric(topology)
             // MSCCL XML names no fabric: it need only have as many ranks.
             guard fabric.hash == s.fabricHash || (s.fabricHash.isEmpty && s.plans[0].rankCount == fabric.rankCount) else {
@@ -112,8 +120,9 @@ struct Simulate: ParsableCommand {
             }
             var plan: Plan
             if let algorithm {
-                guard let p = s.plans.first(where: { $0.algorithm == algorithm }) else {
-                    throw UserError("\(schedule) has no \(algorithm) plan (it has \(s.plans.map(\.algorithm).joined(separator: ", ")))")
+                let lowered = s.plans.contains { $0.algorithm == algorithm } ? [] : ScheduleBuilder.baselinePlans(fabric: fabric, collective: s.collective, root: s.root)
+                guard let p = (s.plans + lowered).first(where: { $0.algorithm == algorithm }) else {
+                    throw UserError("--algorithm \(algorithm): no such plan for \(s.collective.rawValue) (\(schedule) has \(s.plans.map(\.algorithm).joined(separator: ", ")); Grove can also lower \(lowered.map(\.algorithm).joined(separator: ", ")))")
                 }
                 plan = p.lowered(slices: Pipelining.slices(for: p, bytes: bytes))
             } else {
@@ -126,7 +135,7 @@ struct Simulate: ParsableCommand {
                 plan = plan.lowered(slices: slices)
             }
             let r: SimulationResult
-            do { r = try Simulator.simulate(plan, fabric: fabric, bytes: bytes, messageOverhead: alphaUs * 1e-6) } catch {
+            do { r = try Simulator.simulate(plan, fabric: fabric, bytes: bytes, costs: s.costs, wireEfficiency: wireEfficiency) } catch {
                 throw UserError("\(schedule): \(error)")
             }
             print("plan        \(plan.algorithm), \(plan.slices) slices per tree, \(r.messages) messages")
@@ -137,7 +146,7 @@ struct Simulate: ParsableCommand {
             } else {
                 print(String(format: "algbw       %.2f GB/s", r.algbw))
             }
-            print(String(format: "busbw       %.2f GB/s", r.busbw))
+            print(String(format: "busbw       %.4g GB/s", r.busbw))
             print("busiest links")
             for (l, u) in r.busiestLinks {
                 print(String(format: "  %-28@ %5.1f%% busy", "\(fabric.name(of: l.from)) → \(fabric.name(of: l.to))" as NSString, 100 * u))
@@ -159,8 +168,8 @@ struct Simulate: ParsableCommand {
         let results: [(bytes: Int, algorithm: String, seconds: [String: Double])]
         var times: [Double] = []
         do {
-            for (plan, bytes) in zip(chosen, sizes) { times.append(try Simulator.simulate(plan, fabric: fabric, bytes: bytes).seconds) }
-            results = try ScheduleBuilder.winners(baselines, fabric: fabric, collective: s.collective, root: s.root, sizes: sizes, leaders: times)
+            for (plan, bytes) in zip(chosen, sizes) { times.append(try Simulator.simulate(plan, fabric: fabric, bytes: bytes, costs: s.costs).seconds) }
+            results = try ScheduleBuilder.winners(baselines, fabric: fabric, collective: s.collective, root: s.root, sizes: sizes, leaders: times, costs: s.costs)
         } catch {
             throw UserError("\(schedule): \(error)")
         }

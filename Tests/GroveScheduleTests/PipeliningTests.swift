@@ -91,7 +91,7 @@ import GroveTopology
         let plan = try #require(Lowering.plan(baseline: .ring, fabric: fabric, collective: .broadcast, slices: 1))
         let bytes = 1 << 24, alpha = 5e-6
         for slices in [1, 8, 32] {
-            let r = try Simulator.simulate(plan.lowered(slices: slices), fabric: fabric, bytes: bytes, messageOverhead: alpha)
+            let r = try Simulator.simulate(plan.lowered(slices: slices), fabric: fabric, bytes: bytes, costs: MessageCosts(latencyMicroseconds: alpha * 1e6, postingMicroseconds: 0))
             let slice = Double(bytes) / Double(slices) / 10e9
             let expected = Double(slices + 3) * slice + 4 * alpha
             #expect(abs(r.seconds - expected) / expected < 0.01, "\(slices) slices: \(r.seconds) s, expected \(expected) s")

@@ -50,7 +50,7 @@ func smallFabrics() throws -> [Fabric] {
         let fabric = try FabricGenerator.ring(ranks: n, bandwidth: Rational(10), bidirectional: true)
         let plan = try #require(Lowering.plan(baseline: .ring, fabric: fabric, collective: .allreduce, slices: 4))
         let bytes = 1 << 30
-        let r = try Simulator.simulate(plan, fabric: fabric, bytes: bytes, messageOverhead: 5e-6)
+        let r = try Simulator.simulate(plan, fabric: fabric, bytes: bytes)
         let closed = 2.0 * Double(n - 1) / Double(n) * Double(bytes) / 2 / (b * 1e9)
         #expect(r.seconds >= closed)
         #expect(r.seconds <= closed * 1.01 + Double(r.messages) * 5e-6, "simulated \(r.seconds) s, closed form \(closed) s")
@@ -71,7 +71,7 @@ func smallFabrics() throws -> [Fabric] {
     @Test func smallMessagesPayLatency() throws {
         let fabric = try FabricGenerator.star(ranks: 4, bandwidth: Rational(25))
         let s = try Synthesizer.synthesize(fabric, collective: .allreduce)
-        let r = try Simulator.simulate(Lowering.plan(s, slices: 4), fabric: fabric, bytes: 4, messageOverhead: 5e-6)
+        let r = try Simulator.simulate(Lowering.plan(s, slices: 4), fabric: fabric, bytes: 4)
         #expect(r.seconds >= 2 * 5e-6, "at least one message per phase")
     }
 }
