@@ -82,7 +82,8 @@ public final class PlanLibrary: @unchecked Sendable {
     /// The plan for a call of `bytes` and why it was chosen, for the debug log.
     public func choosePlan(_ collective: Collective, root: Int, bytes: Int) throws(CommunicatorError) -> (plan: Plan, reason: String) {
         let (template, reason) = try chooseAlgorithm(collective, root: root, bytes: bytes)
-        let count = slices ?? Pipelining.slices(for: template, bytes: bytes)
+        // The slices are this runtime's (TCP), whatever runtime the schedule was made for.
+        let count = slices ?? Pipelining.slices(for: template, bytes: bytes, minimumSliceBytes: MessageCosts.tcp.minimumSliceBytes)
         guard count != template.slices, !template.phases.isEmpty else { return (template, reason + ", \(template.slices) slices per tree") }
         let key = "\(collective.rawValue)/\(root)/\(template.algorithm)/\(count)"
         lock.lock()

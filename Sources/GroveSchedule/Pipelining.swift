@@ -5,22 +5,23 @@
 /// while the last ones drain. More slices shrink that fill to (D − 1)/S, and each slice is one
 /// more message per tree arc. So the model takes S = `slicesPerLevel` · (D − 1) (fill at most
 /// 1/`slicesPerLevel` ≈ 6% of the call) and lowers it until the average tree's slice holds at
-/// least `minimumSliceBytes`, so that a message's fixed cost (a frame header, a system call, a
-/// wake-up; a work request on verbs) stays small beside its bytes; 1 ≤ S ≤ 64. D is the sum over
-/// the plan's phases of their deepest tree; the size is the collective's buffer (nccl-tests `size`).
+/// least the runtime's `MessageCosts.minimumSliceBytes`, so that a message's fixed cost (a frame
+/// header, a system call, a wake-up; a work request on verbs) stays small beside its bytes;
+/// 1 ≤ S ≤ 64. D is the sum over the plan's phases of their deepest tree; the size is the
+/// collective's buffer (nccl-tests `size`).
 ///
 /// The slice counts come from the simulator over the shipped fabrics: at 1 GiB the forests reach
-/// 92–96% of their rate from 32–64 slices (Benchmarks/README.md). The 64 KiB floor is not yet
-/// measured: it is to be fitted with the per-message cost on the emulated fabric (issue 10,
-/// simulator calibration).
+/// 92–96% of their rate from 32–64 slices (Benchmarks/README.md). The floor is the runtime's:
+/// 256 KiB for Grove's TCP runtime, measured (a forest allreduce of 4 MiB on 4 local ranks moved
+/// 0.42–0.45 GB/s busbw in 64 KiB slices, 0.51–0.55 in 256 KiB); 64 KiB where engines post in
+/// parallel (not measured here: no GPU).
 public enum Pipelining {
     public static let slicesPerLevel = 16
-    public static let minimumSliceBytes = 64 << 10
     public static let maximumSlices = 64
 
     /// The slice count for a call of `bytes` on `plan`'s trees (`plan.slices` for a plan without
-    /// trees, whose slicing is fixed).
-    public static func slices(for plan: Plan, bytes: Int) -> Int {
+    /// trees, whose slicing is fixed), with slices of at least `minimumSliceBytes` on average.
+    public static func slices(for plan: Plan, bytes: Int, minimumSliceBytes: Int = MessageCosts.parallelEngines.minimumSliceBytes) -> Int {
         guard !plan.phases.isEmpty else { return plan.slices }
         // Phases run one after another along each slice (allreduce: up the in-trees, then down
         // the out-trees), so their depths add up to the pipeline's length.
@@ -30,7 +31,7 @@ public enum Pipelining {
         // of a phase cover the buffer once, by shards or whole.
         let trees = plan.phases.map { $0.trees.count }.max() ?? 1
         let perTree = bytes / max(trees, 1)
-        let affordable = max(1, perTree / minimumSliceBytes)
+        let affordable = max(1, perTree / max(minimumSliceBytes, 1))
         return min(maximumSlices, wanted, affordable)
     }
 }
@@ -42,7 +43,7 @@ extension Schedule {
     /// (the runtime's `PlanLibrary` does).
     public func choosePlan(forBytes bytes: Int) -> (plan: Plan, reason: String) {
         let (template, reason) = chooseAlgorithm(forBytes: bytes)
-        let slices = Pipelining.slices(for: template, bytes: bytes)
+        let slices = Pipelining.slices(for: template, bytes: bytes, minimumSliceBytes: costs.minimumSliceBytes)
         return (template.lowered(slices: slices), reason + ", \(slices) slice\(slices == 1 ? "" : "s") per tree")
     }
 

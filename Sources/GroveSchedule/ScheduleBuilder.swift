@@ -22,7 +22,7 @@ public enum ScheduleBuilder {
 
     /// A plan's predicted time at `bytes`, cut into the slices the runtime would pick.
     public static func predictedSeconds(_ plan: Plan, fabric: Fabric, bytes: Int, costs: MessageCosts = .parallelEngines) throws(SimulationError) -> Double {
-        try Simulator.simulate(plan.lowered(slices: Pipelining.slices(for: plan, bytes: bytes)), fabric: fabric, bytes: bytes, costs: costs).seconds
+        try Simulator.simulate(plan.lowered(slices: Pipelining.slices(for: plan, bytes: bytes, minimumSliceBytes: costs.minimumSliceBytes)), fabric: fabric, bytes: bytes, costs: costs).seconds
     }
 
     /// The winner at each size in `sizes` among `candidates` (ties to the earlier candidate, the

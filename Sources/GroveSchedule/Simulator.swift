@@ -49,10 +49,14 @@ public struct MessageCosts: Sendable, Equatable {
     /// sends begin streaming one o apart, so a plan of many small messages pays for them even
     /// where the wire is idle.
     public var postingMicroseconds: Double
+    /// The smallest average slice the runtime cuts a tree's share into (`Pipelining`): below it,
+    /// a message's fixed cost outweighs what a deeper pipeline gains.
+    public var minimumSliceBytes: Int
 
-    public init(latencyMicroseconds: Double, postingMicroseconds: Double) {
+    public init(latencyMicroseconds: Double, postingMicroseconds: Double, minimumSliceBytes: Int = 64 << 10) {
         self.latencyMicroseconds = latencyMicroseconds
         self.postingMicroseconds = postingMicroseconds
+        self.minimumSliceBytes = minimumSliceBytes
     }
 
     /// For fabrics whose runtime posts from many engines at once (a GPU's thread blocks, one per
@@ -61,7 +65,7 @@ public struct MessageCosts: Sendable, Equatable {
     /// Grove's TCP runtime, one progress thread per rank: o fitted on 4 local ranks
     /// (Benchmarks/README.md, "Small messages"): a forest that sends 3 messages per phase took
     /// 55–60 µs longer per 2-phase allreduce than recursive doubling, which sends 1.
-    public static let tcp = MessageCosts(latencyMicroseconds: 5, postingMicroseconds: 15)
+    public static let tcp = MessageCosts(latencyMicroseconds: 5, postingMicroseconds: 15, minimumSliceBytes: 256 << 10)
 }
 
 /// Predicts a plan's time on a fabric.

@@ -124,7 +124,7 @@ struct Simulate: ParsableCommand {
                 guard let p = (s.plans + lowered).first(where: { $0.algorithm == algorithm }) else {
                     throw UserError("--algorithm \(algorithm): no such plan for \(s.collective.rawValue) (\(schedule) has \(s.plans.map(\.algorithm).joined(separator: ", ")); Grove can also lower \(lowered.map(\.algorithm).joined(separator: ", ")))")
                 }
-                plan = p.lowered(slices: Pipelining.slices(for: p, bytes: bytes))
+                plan = p.lowered(slices: Pipelining.slices(for: p, bytes: bytes, minimumSliceBytes: s.costs.minimumSliceBytes))
             } else {
                 plan = s.plan(forBytes: bytes)
             }

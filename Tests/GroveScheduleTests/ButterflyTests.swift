@@ -42,3 +42,30 @@ import GroveTopology
         #expect(rd < chain / 3, "recursive doubling \(rd) s, ring \(chain) s")
     }
 }
+
+/// The posting cost (LogP's o) of Grove's TCP runtime: a plan that sends more messages per rank
+/// pays for them, and schedules keep the costs their windows were chosen with.
+@Suite struct MessageCostTests {
+    @Test func postingCostChargesEveryMessage() throws {
+        let fabric = try FabricGenerator.star(ranks: 4, bandwidth: Rational(2))
+        let forest = Lowering.plan(try Synthesizer.synthesize(fabric, collective: .allreduce), slices: 1)
+        let rd = Butterfly.recursiveDoubling.allreduce(on: fabric)
+        func time(_ p: Plan, _ c: MessageCosts) throws -> Double { try Simulator.simulate(p, fabric: fabric, bytes: 8, costs: c).seconds }
+        // Both take two rounds: equal without a posting cost. With it, the forest (three sends a
+        // phase from each rank, one per tree) pays two more postings a phase than doubling.
+        #expect(abs(try time(forest, .parallelEngines) - time(rd, .parallelEngines)) < 1e-7)
+        let gap = try time(forest, .tcp) - time(rd, .tcp)
+        #expect(abs(gap - 4 * MessageCosts.tcp.postingMicroseconds * 1e-6) < 1e-7, "gap \(gap)")
+    }
+
+    @Test func schedulesKeepTheirCosts() throws {
+        let fabric = try FabricGenerator.star(ranks: 4, bandwidth: Rational(2))
+        let s = try Synthesizer.synthesize(fabric, collective: .allreduce)
+        let tcp = try ScheduleBuilder.schedule(for: s, fabric: fabric, slices: 2, costs: .tcp)
+        let read = try Schedule.read(ScheduleFile.write(tcp, forest: s, fabric: fabric))
+        #expect(read.costs == .tcp)
+        #expect(read.choosePlan(forBytes: 8).plan.algorithm == "recursive_doubling", "small calls: fewest messages")
+        let engines = try ScheduleBuilder.schedule(for: s, fabric: fabric, slices: 2)
+        #expect(try Schedule.read(ScheduleFile.write(engines, forest: s, fabric: fabric)).costs == .parallelEngines)
+    }
+}

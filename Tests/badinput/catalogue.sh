@@ -61,7 +61,7 @@ done
 G=$T/bin/grove
 
 # A clean environment: no launcher variables leak in from the caller.
-unset RANK WORLD_SIZE LOCAL_RANK LOCAL_WORLD_SIZE MASTER_ADDR MASTER_PORT GROVE_TIMEOUT GROVE_CONNECTIONS \
+unset RANK WORLD_SIZE LOCAL_RANK LOCAL_WORLD_SIZE MASTER_ADDR MASTER_PORT GROVE_TIMEOUT GROVE_CONNECTIONS GROVE_SPIN_US \
       GROVE_SOCKET_IFNAME SLURM_PROCID SLURM_NTASKS SLURM_LOCALID OMPI_COMM_WORLD_RANK OMPI_COMM_WORLD_SIZE \
       PMI_RANK PMI_SIZE PMIX_RANK NODE_RANK NNODES TORCHELASTIC_USE_AGENT_STORE
 
@@ -280,6 +280,9 @@ done
 run simulate-size-overflow      bad "size|8589934592G"                   "$G" simulate "$fx/s2.json" --topology "$fx/ring2.json" --size 8589934592G
 run simulate-alpha-nan          bad "--alpha-us|nan"                     "$G" simulate "$fx/s2.json" --topology "$fx/ring2.json" --alpha-us nan
 run simulate-alpha-negative     bad "--alpha-us|-1"                      "$G" simulate "$fx/s2.json" --topology "$fx/ring2.json" --alpha-us=-1
+run simulate-posting-nan        bad "--posting-us|nan"                   "$G" simulate "$fx/s2.json" --topology "$fx/ring2.json" --posting-us nan
+run simulate-efficiency-zero    bad "--wire-efficiency|0"                "$G" simulate "$fx/s2.json" --topology "$fx/ring2.json" --wire-efficiency 0
+run simulate-no-such-plan       bad "--algorithm|butterfly"              "$G" simulate "$fx/s2.json" --topology "$fx/ring2.json" --algorithm butterfly
 
 # export --msccl (the forest plan)
 run export-valid                good "" "$G" export "$fx/s2.json" --msccl -o "$T/ok.xml"
@@ -368,6 +371,9 @@ for v in inf nan 1e300 -1 abc; do
 done
 for v in 0 1000 x; do
     run "env-GROVE_CONNECTIONS=$v" bad "GROVE_CONNECTIONS=$v"               "${E1[@]}" MASTER_PORT=$P1 GROVE_CONNECTIONS=$v "${BENCH[@]}"
+done
+for v in -1 2000000 x; do
+    run "env-GROVE_SPIN_US=$v"  bad "GROVE_SPIN_US=$v"                      "${E1[@]}" MASTER_PORT=$P1 GROVE_SPIN_US=$v "${BENCH[@]}"
 done
 run env-MASTER_PORT=70000       bad "MASTER_PORT=70000"                     "${E1[@]}" MASTER_PORT=70000 "${BENCH[@]}"
 run env-MASTER_PORT=abc         bad "MASTER_PORT=abc"                       "${E1[@]}" MASTER_PORT=abc "${BENCH[@]}"
