@@ -81,9 +81,9 @@ public final class PlanLibrary: @unchecked Sendable {
 
     /// The plan for a call of `bytes` and why it was chosen, for the debug log.
     public func choosePlan(_ collective: Collective, root: Int, bytes: Int) throws(CommunicatorError) -> (plan: Plan, reason: String) {
-        let (template, reason) = try chooseAlgorithm(collective, root: root, bytes: bytes)
+        let (template, reason, rate) = try chooseAlgorithm(collective, root: root, bytes: bytes)
         // The slices are this runtime's (TCP), whatever runtime the schedule was made for.
-        let count = slices ?? Pipelining.slices(for: template, bytes: bytes, minimumSliceBytes: MessageCosts.tcp.minimumSliceBytes)
+        let count = slices ?? Pipelining.slices(for: template, bytes: bytes, costs: .tcp, rate: rate)
         guard count != template.slices, !template.phases.isEmpty else { return (template, reason + ", \(template.slices) slices per tree") }
         let key = "\(collective.rawValue)/\(root)/\(template.algorithm)/\(count)"
         lock.lock()
@@ -92,26 +92,30 @@ public final class PlanLibrary: @unchecked Sendable {
         return (sliced[key]!, reason + ", \(count) slices per tree")
     }
 
-    /// The stored plan for a call before it is cut into the call size's slices.
-    private func chooseAlgorithm(_ collective: Collective, root: Int, bytes: Int) throws(CommunicatorError) -> (plan: Plan, reason: String) {
+    /// The stored plan for a call before it is cut into the call size's slices, and the rate
+    /// (bytes/s) of its schedule, for the slice floor (0 without one).
+    private func chooseAlgorithm(_ collective: Collective, root: Int, bytes: Int) throws(CommunicatorError) -> (plan: Plan, reason: String, rate: Double) {
         switch source {
         case .baseline(let b):
             if let name = pinnedAlgorithm, let kind = Butterfly(rawValue: name), collective == .allreduce {
-                return (butterfly(kind, on: uniform), "pinned to \(name)")
+                return (butterfly(kind, on: uniform), "pinned to \(name)", 0)
             }
             let useTree = b == .doubleBinaryTree && ![.allgather, .reduceScatter].contains(collective)
-            return (try baseline(useTree ? .doubleBinaryTree : .ring, collective, root: root), "no schedule or topology given: the \(b.rawValue) baseline")
+            return (try baseline(useTree ? .doubleBinaryTree : .ring, collective, root: root), "no schedule or topology given: the \(b.rawValue) baseline", 0)
         case .schedules(let list):
             if let s = list.first(where: { $0.collective == collective && ($0.root?.rawValue ?? 0) == (collective.needsRoot ? root : 0) }) {
-                if let p = try pinned(s, on: uniform, collective, root: root) { return (p, "pinned to \(p.algorithm)") }
-                return s.chooseAlgorithm(forBytes: bytes)
+                let rate = s.algbw.doubleValue * 1e9
+                if let p = try pinned(s, on: uniform, collective, root: root) { return (p, "pinned to \(p.algorithm)", rate) }
+                let (p, reason) = s.chooseAlgorithm(forBytes: bytes)
+                return (p, reason, rate)
             }
-            return (try baseline(.ring, collective, root: root), "no schedule loaded for \(collective.rawValue)\(collective.needsRoot ? " root \(root)" : ""): the ring baseline")
+            return (try baseline(.ring, collective, root: root), "no schedule loaded for \(collective.rawValue)\(collective.needsRoot ? " root \(root)" : ""): the ring baseline", 0)
         case .topology(let fabric):
             let s = try synthesizedSchedule(fabric, collective, root: root)
-            if let p = try pinned(s, on: fabric, collective, root: root) { return (p, "pinned to \(p.algorithm)") }
+            let rate = s.algbw.doubleValue * 1e9
+            if let p = try pinned(s, on: fabric, collective, root: root) { return (p, "pinned to \(p.algorithm)", rate) }
             let (p, reason) = s.chooseAlgorithm(forBytes: bytes)
-            return (p, "synthesized for \(fabric.name); " + reason)
+            return (p, "synthesized for \(fabric.name); " + reason, rate)
         }
     }
 

@@ -5,23 +5,26 @@
 /// while the last ones drain. More slices shrink that fill to (D − 1)/S, and each slice is one
 /// more message per tree arc. So the model takes S = `slicesPerLevel` · (D − 1) (fill at most
 /// 1/`slicesPerLevel` ≈ 6% of the call) and lowers it until the average tree's slice holds at
-/// least the runtime's `MessageCosts.minimumSliceBytes`, so that a message's fixed cost (a frame
-/// header, a system call, a wake-up; a work request on verbs) stays small beside its bytes;
+/// least the runtime's floor (`MessageCosts.sliceFloor`), so that a message's fixed cost (a
+/// frame header, a system call, a wake-up; a work request on verbs) stays small beside its bytes;
 /// 1 ≤ S ≤ 64. D is the sum over the plan's phases of their deepest tree; the size is the
 /// collective's buffer (nccl-tests `size`).
 ///
 /// The slice counts come from the simulator over the shipped fabrics: at 1 GiB the forests reach
-/// 92–96% of their rate from 32–64 slices (Benchmarks/README.md). The floor is the runtime's:
-/// 256 KiB for Grove's TCP runtime, measured (a forest allreduce of 4 MiB on 4 local ranks moved
-/// 0.42–0.45 GB/s busbw in 64 KiB slices, 0.51–0.55 in 256 KiB); 64 KiB where engines post in
-/// parallel (not measured here: no GPU).
+/// 92–96% of their rate from 32–64 slices (Benchmarks/README.md). The floor is the runtime's.
+/// Grove's TCP runtime: what a tree moves in 500 µs at the schedule's rate, at least 16 KiB —
+/// measured on 4 local ranks, where a forest allreduce of 4 MiB (4 trees at about 0.33 GB/s
+/// each) moved 0.42–0.45 GB/s busbw in 64 KiB slices and 0.51–0.55 in 256 KiB, while on the
+/// emulated fabric (trees at a few MB/s) slices of a few KiB still cost little. Engines posting
+/// in parallel: 64 KiB (not measured here: no GPU).
 public enum Pipelining {
     public static let slicesPerLevel = 16
     public static let maximumSlices = 64
 
     /// The slice count for a call of `bytes` on `plan`'s trees (`plan.slices` for a plan without
-    /// trees, whose slicing is fixed), with slices of at least `minimumSliceBytes` on average.
-    public static func slices(for plan: Plan, bytes: Int, minimumSliceBytes: Int = MessageCosts.parallelEngines.minimumSliceBytes) -> Int {
+    /// trees, whose slicing is fixed), with slices no smaller on average than `costs`' floor for
+    /// a plan at `rate` bytes/s (the schedule's synthesized rate).
+    public static func slices(for plan: Plan, bytes: Int, costs: MessageCosts = .parallelEngines, rate: Double = 0) -> Int {
         guard !plan.phases.isEmpty else { return plan.slices }
         // Phases run one after another along each slice (allreduce: up the in-trees, then down
         // the out-trees), so their depths add up to the pipeline's length.
@@ -31,7 +34,7 @@ public enum Pipelining {
         // of a phase cover the buffer once, by shards or whole.
         let trees = plan.phases.map { $0.trees.count }.max() ?? 1
         let perTree = bytes / max(trees, 1)
-        let affordable = max(1, perTree / max(minimumSliceBytes, 1))
+        let affordable = max(1, perTree / max(costs.sliceFloor(rate: rate, trees: trees), 1))
         return min(maximumSlices, wanted, affordable)
     }
 }
@@ -43,7 +46,7 @@ extension Schedule {
     /// (the runtime's `PlanLibrary` does).
     public func choosePlan(forBytes bytes: Int) -> (plan: Plan, reason: String) {
         let (template, reason) = chooseAlgorithm(forBytes: bytes)
-        let slices = Pipelining.slices(for: template, bytes: bytes, minimumSliceBytes: costs.minimumSliceBytes)
+        let slices = Pipelining.slices(for: template, bytes: bytes, costs: costs, rate: algbw.doubleValue * 1e9)
         return (template.lowered(slices: slices), reason + ", \(slices) slice\(slices == 1 ? "" : "s") per tree")
     }
 

@@ -20,9 +20,12 @@ public enum ScheduleBuilder {
         return plans
     }
 
-    /// A plan's predicted time at `bytes`, cut into the slices the runtime would pick.
-    public static func predictedSeconds(_ plan: Plan, fabric: Fabric, bytes: Int, costs: MessageCosts = .parallelEngines) throws(SimulationError) -> Double {
-        try Simulator.simulate(plan.lowered(slices: Pipelining.slices(for: plan, bytes: bytes, minimumSliceBytes: costs.minimumSliceBytes)), fabric: fabric, bytes: bytes, costs: costs).seconds
+    /// A plan's predicted time at `bytes`, cut into the slices the runtime would pick for a
+    /// schedule of `rate` bytes/s.
+    public static func predictedSeconds(_ plan: Plan, fabric: Fabric, bytes: Int, costs: MessageCosts = .parallelEngines,
+                                        rate: Double = 0) throws(SimulationError) -> Double {
+        let slices = Pipelining.slices(for: plan, bytes: bytes, costs: costs, rate: rate)
+        return try Simulator.simulate(plan.lowered(slices: slices), fabric: fabric, bytes: bytes, costs: costs).seconds
     }
 
     /// The winner at each size in `sizes` among `candidates` (ties to the earlier candidate, the
@@ -32,7 +35,8 @@ public enum ScheduleBuilder {
     /// `leaders`: per size, a time to beat that is not among the candidates (the chosen plan's,
     /// in a sweep).
     public static func winners(_ candidates: [Plan], fabric: Fabric, collective: Collective, root: Rank?,
-                               sizes: [Int], leaders: [Double]? = nil, costs: MessageCosts = .parallelEngines) throws(SimulationError) -> [(bytes: Int, algorithm: String, seconds: [String: Double])] {
+                               sizes: [Int], leaders: [Double]? = nil, costs: MessageCosts = .parallelEngines,
+                               rate: Double = 0) throws(SimulationError) -> [(bytes: Int, algorithm: String, seconds: [String: Double])] {
         var ideal: [String: Double] = [:]
         for p in candidates {
             if let b = Baseline(rawValue: p.algorithm) { ideal[p.algorithm] = b.algbw(on: fabric, collective: collective, root: root ?? Rank(0)).doubleValue * 1e9 }
@@ -43,7 +47,7 @@ public enum ScheduleBuilder {
             var times: [String: Double] = [:]
             for p in candidates {
                 if let best, let rate = ideal[p.algorithm], rate > 0, best.1 <= 0.98 * Double(bytes) / rate { continue }
-                let t = try predictedSeconds(p, fabric: fabric, bytes: bytes, costs: costs)
+                let t = try predictedSeconds(p, fabric: fabric, bytes: bytes, costs: costs, rate: rate)
                 times[p.algorithm] = t
                 if best == nil || t < best!.1 * 0.999 { best = (p.algorithm, t) }
             }
@@ -61,7 +65,8 @@ public enum ScheduleBuilder {
             throw SimulationError(description: "\(slices) slices per tree: give \(ScheduleBuilder.slices.lowerBound) to \(ScheduleBuilder.slices.upperBound)")
         }
         let candidates = [Lowering.plan(s, slices: slices)] + baselinePlans(fabric: fabric, collective: s.collective, root: s.root)
-        let results = try winners(candidates, fabric: fabric, collective: s.collective, root: s.root, sizes: windowSizes, costs: costs)
+        let results = try winners(candidates, fabric: fabric, collective: s.collective, root: s.root, sizes: windowSizes, costs: costs,
+                                  rate: s.achievedAlgbw.doubleValue * 1e9)
         var windows: [SizeWindow] = []
         for (i, r) in results.enumerated() where r.algorithm != "forest" {
             let lo = i == 0 ? 0 : r.bytes

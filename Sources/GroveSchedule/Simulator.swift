@@ -50,13 +50,24 @@ public struct MessageCosts: Sendable, Equatable {
     /// where the wire is idle.
     public var postingMicroseconds: Double
     /// The smallest average slice the runtime cuts a tree's share into (`Pipelining`): below it,
-    /// a message's fixed cost outweighs what a deeper pipeline gains.
+    /// a message's fixed cost outweighs what a deeper pipeline gains. A slice is also at least
+    /// what a tree moves in `minimumSliceMicroseconds` at the schedule's rate, so that on a fast
+    /// fabric each message still carries many times its fixed cost.
     public var minimumSliceBytes: Int
+    public var minimumSliceMicroseconds: Double
 
-    public init(latencyMicroseconds: Double, postingMicroseconds: Double, minimumSliceBytes: Int = 64 << 10) {
+    public init(latencyMicroseconds: Double, postingMicroseconds: Double, minimumSliceBytes: Int = 64 << 10,
+                minimumSliceMicroseconds: Double = 0) {
         self.latencyMicroseconds = latencyMicroseconds
         self.postingMicroseconds = postingMicroseconds
         self.minimumSliceBytes = minimumSliceBytes
+        self.minimumSliceMicroseconds = minimumSliceMicroseconds
+    }
+
+    /// The floor on a tree's slice, in bytes, for a plan of `trees` trees at `rate` bytes/s.
+    public func sliceFloor(rate: Double, trees: Int) -> Int {
+        let timed = rate / Double(max(trees, 1)) * minimumSliceMicroseconds * 1e-6
+        return max(minimumSliceBytes, timed.isFinite ? Int(min(timed, 1e12)) : 0)
     }
 
     /// For fabrics whose runtime posts from many engines at once (a GPU's thread blocks, one per
@@ -65,7 +76,8 @@ public struct MessageCosts: Sendable, Equatable {
     /// Grove's TCP runtime, one progress thread per rank: o fitted on 4 local ranks
     /// (Benchmarks/README.md, "Small messages"): a forest that sends 3 messages per phase took
     /// 55–60 µs longer per 2-phase allreduce than recursive doubling, which sends 1.
-    public static let tcp = MessageCosts(latencyMicroseconds: 5, postingMicroseconds: 15, minimumSliceBytes: 256 << 10)
+    public static let tcp = MessageCosts(latencyMicroseconds: 5, postingMicroseconds: 15, minimumSliceBytes: 16 << 10,
+                                         minimumSliceMicroseconds: 500)
 }
 
 /// Predicts a plan's time on a fabric.

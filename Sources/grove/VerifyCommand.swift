@@ -124,7 +124,7 @@ struct Simulate: ParsableCommand {
                 guard let p = (s.plans + lowered).first(where: { $0.algorithm == algorithm }) else {
                     throw UserError("--algorithm \(algorithm): no such plan for \(s.collective.rawValue) (\(schedule) has \(s.plans.map(\.algorithm).joined(separator: ", ")); Grove can also lower \(lowered.map(\.algorithm).joined(separator: ", ")))")
                 }
-                plan = p.lowered(slices: Pipelining.slices(for: p, bytes: bytes, minimumSliceBytes: s.costs.minimumSliceBytes))
+                plan = p.lowered(slices: Pipelining.slices(for: p, bytes: bytes, costs: s.costs, rate: s.algbw.doubleValue * 1e9))
             } else {
                 plan = s.plan(forBytes: bytes)
             }
@@ -169,7 +169,8 @@ struct Simulate: ParsableCommand {
         var times: [Double] = []
         do {
             for (plan, bytes) in zip(chosen, sizes) { times.append(try Simulator.simulate(plan, fabric: fabric, bytes: bytes, costs: s.costs).seconds) }
-            results = try ScheduleBuilder.winners(baselines, fabric: fabric, collective: s.collective, root: s.root, sizes: sizes, leaders: times, costs: s.costs)
+            results = try ScheduleBuilder.winners(baselines, fabric: fabric, collective: s.collective, root: s.root, sizes: sizes, leaders: times,
+                                                  costs: s.costs, rate: s.algbw.doubleValue * 1e9)
         } catch {
             throw UserError("\(schedule): \(error)")
         }
