@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Benchmark (a): allreduce of float32, 8 B to 256 MiB, 4 ranks on this host over loopback TCP.
-# Grove (its size windows, the forest synthesized for a 4-rank star, and the ring) against Open MPI
-# (`mpirun --mca btl tcp,self`) and MPICH (its default device), all measured in the same run,
-# each call timed alone and an iteration's time taken as the slowest rank's.
+# Grove (its size windows, the forest synthesized for a 4-rank star, recursive doubling and the
+# ring) against Open MPI (`mpirun --mca btl tcp,self`), MPICH (its default device) and Gloo
+# (torch.distributed, CPU wheel, under torchrun), all measured in the same run, each call timed
+# alone and an iteration's time taken as the slowest rank's. The star's links are 2 GB/s, what
+# loopback TCP carries per rank here, so the size windows are chosen for this host.
 # Writes Benchmarks/runtime/results/loopback.csv and prints the busbw table with ratios.
 # REPEAT=R runs every program R times, interleaved (the machine is noisy: Open MPI's busbw at
 # 1 MiB varied 0.46–0.75 GB/s between runs); the summary takes the median row per size.
@@ -17,19 +19,19 @@ out=$here/results
 mkdir -p "$out"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-source scripts/setup.sh release >/dev/null
+source scripts/setup.sh release peers >/dev/null
 grove=.build/release/grove
 if [ "$(id -u)" = 0 ] && ! command -v mpicc.openmpi >/dev/null; then
     apt-get install -y openmpi-bin libopenmpi-dev mpich >/dev/null
 fi
 command -v mpicc.openmpi >/dev/null || { echo "needs Open MPI: apt-get install -y openmpi-bin libopenmpi-dev mpich"; exit 1; }
 
-"$grove" topo generate star --ranks 4 --bandwidth 25 -o "$work/star4.json"
+"$grove" topo generate star --ranks 4 --bandwidth 2 -o "$work/star4.json"
 echo "program,size_bytes,time_us,p50_us,busbw_gbps,wrong" > "$out/loopback.csv"
 mpicc.openmpi -O2 -o "$work/mpi-openmpi" $here/mpi_allreduce.c
 command -v mpicc.mpich >/dev/null && mpicc.mpich -O2 -o "$work/mpi-mpich" $here/mpi_allreduce.c
 for round in $(seq 1 "${REPEAT:-1}"); do
-for algo in auto forest ring; do
+for algo in ${ALGOS:-auto forest recursive_doubling ring}; do
     echo "grove $algo ..." >&2
     "$grove" launch -n 4 --no-prefix -- "$grove" bench allreduce --topology "$work/star4.json" --algo "$algo" \
         -b 8 -e "$maxbytes" -f 2 -n "$iters" -w "$warmup" --out-of-place-only --csv "$work/grove-$algo.csv" >&2
@@ -43,5 +45,8 @@ if command -v mpicc.mpich >/dev/null; then
     mpirun.mpich -np 4 "$work/mpi-mpich" 8 "$maxbytes" 2 "$iters" "$warmup" \
         | awk -F, '{ print "mpich," $1 "," $3 "," $4 "," $6 "," $7 }' >> "$out/loopback.csv"
 fi
+echo "gloo ..." >&2
+torchrun --standalone --nproc-per-node 4 $here/gloo_allreduce.py 8 "$maxbytes" 2 "$iters" "$warmup" 2>/dev/null \
+    | awk -F, '{ print "gloo," $1 "," $3 "," $4 "," $6 "," $7 }' >> "$out/loopback.csv"
 done
 python3 $here/summarize.py "$out/loopback.csv" openmpi-tcp
