@@ -152,7 +152,7 @@ if [ "${PEERS:-1}" = 1 ]; then
 fi
 done
 fi
-# Time series: every 10 ms, the bytes each shaped direction has sent (its veth's tx counter, read
+# Time series: every 10 ms (SAMPLE_MS), the bytes each shaped direction has sent (its veth's tx counter, read
 # from /proc/PID/net/dev of a process parked in the sending namespace), during forest calls of
 # MAXBYTES. Written to results/hetero-timeline.csv (seconds, link, busy share of the interval)
 # and summarized: each link's busy share while the calls run, and the share of time every link
@@ -160,9 +160,9 @@ fi
 keepers=()
 for h in 0 1 2 3; do ip netns exec "$tag$h" sleep 100000 & keepers+=($!); done
 start_sampler() {
-    python3 - "$tag" "$work/samples.csv" "${keepers[@]}" <<'SAMPLER' &
+    python3 - "$tag" "$work/samples.csv" "${SAMPLE_MS:-10}" "${keepers[@]}" <<'SAMPLER' &
 import sys, time
-tag, out, pids = sys.argv[1], sys.argv[2], sys.argv[3:]
+tag, out, period, pids = sys.argv[1], sys.argv[2], float(sys.argv[3]) / 1000, sys.argv[4:]
 f = open(out, "w")
 t0 = time.monotonic()
 while True:
@@ -178,14 +178,14 @@ while True:
             if name.startswith(tag + "-"):
                 f.write(f"{now:.4f},{name[len(tag) + 1:]},{rest.split()[8]}\n")
     f.flush()
-    time.sleep(max(0.0, 0.010 - (time.monotonic() - t0 - now)))
+    time.sleep(max(0.0, period - (time.monotonic() - t0 - now)))
 SAMPLER
     sampler=$!
 }
 stop_sampler() { kill "$sampler" 2>/dev/null || true; wait "$sampler" 2>/dev/null || true; }
 SAMPLE=1 run profile --topology "$topology" --algo forest -b "$maxbytes" -e "$maxbytes"
 for k in "${keepers[@]}"; do kill "$k" 2>/dev/null || true; done
-python3 - "$work/samples.csv" "$out/hetero-timeline.csv" "$work/profile.csv" <<'PY'
+python3 - "$work/samples.csv" "$out/hetero-timeline.csv" "$work/profile.csv" "${SAMPLE_MS:-10}" <<'PY'
 import csv, sys
 from collections import defaultdict
 rate = {"01": 50e6, "10": 50e6, "23": 50e6, "32": 50e6, "02": 25e6, "20": 25e6, "13": 25e6, "31": 25e6,
@@ -213,7 +213,7 @@ lo, hi = active[0], active[-1] + 1
 row = list(csv.DictReader(open(sys.argv[3])))[-1]
 span = times[hi - 1] - times[lo]
 idle = sum(1 for i in range(lo, hi) if max(busy[l][i] for l in links) < 0.2)
-print(f"per-link time series, 10 ms intervals, {span:.1f} s of forest calls of {int(row['size_bytes']) >> 20} MiB "
+print(f"per-link time series, {sys.argv[4]} ms intervals, {span:.1f} s of forest calls of {int(row['size_bytes']) >> 20} MiB "
       f"({float(row['time_us']) / 1e3:.0f} ms each):")
 for l in links:
     b = busy[l][lo:hi]
