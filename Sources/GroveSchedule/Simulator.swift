@@ -75,7 +75,8 @@ public struct MessageCosts: Sendable, Equatable {
     public static let parallelEngines = MessageCosts(latencyMicroseconds: 5, postingMicroseconds: 0)
     /// Grove's TCP runtime, one progress thread per rank: o fitted on 4 local ranks
     /// (Benchmarks/README.md, "Small messages"): a forest that sends 3 messages per phase took
-    /// 55–60 µs longer per 2-phase allreduce than recursive doubling, which sends 1.
+    /// 55–60 µs longer per 2-phase allreduce than recursive doubling, which sends 1. The slice
+    /// floor (500 µs of a tree's rate, at least 16 KiB) is fitted in `Pipelining`.
     public static let tcp = MessageCosts(latencyMicroseconds: 5, postingMicroseconds: 15, minimumSliceBytes: 16 << 10,
                                          minimumSliceMicroseconds: 500)
 }
@@ -164,7 +165,7 @@ public enum Simulator {
         var carried = Array(repeating: 0.0, count: fabric.links.count)
         var now = 0.0
         var messages = 0
-        // Posting a send occupies its rank's progress thread for `costs.posting`.
+        // Posting a send occupies its rank's progress thread for `costs.postingMicroseconds`.
         let (alpha, posting) = (costs.latencyMicroseconds * 1e-6, costs.postingMicroseconds * 1e-6)
         var postedUntil = [Double](repeating: 0, count: n)
         var deferred = MinHeap<(time: Double, send: Int)> { $0.time < $1.time }
