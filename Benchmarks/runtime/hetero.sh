@@ -29,7 +29,9 @@ out=Benchmarks/runtime/results
 mkdir -p "$out"
 tag="gh$$"
 work=$(mktemp -d)
+keepers=()
 cleanup() {
+    for k in "${keepers[@]}"; do kill "$k" 2>/dev/null || true; done
     for h in 0 1 2 3; do ip netns del "$tag$h" 2>/dev/null || true; done
     rm -rf "$work"
 }
@@ -157,7 +159,6 @@ fi
 # MAXBYTES. Written to results/hetero-timeline.csv (seconds, link, busy share of the interval)
 # and summarized: each link's busy share while the calls run, and the share of time every link
 # is nearly idle at once (below 20% of its rate), which is what a better overlap would remove.
-keepers=()
 for h in 0 1 2 3; do ip netns exec "$tag$h" sleep 100000 & keepers+=($!); done
 start_sampler() {
     python3 - "$tag" "$work/samples.csv" "${SAMPLE_MS:-10}" "${keepers[@]}" <<'SAMPLER' &
