@@ -3,12 +3,13 @@
 # Grove (its size windows, the forest synthesized for a 4-rank star, recursive doubling and the
 # ring) against Open MPI (`mpirun --mca btl tcp,self`), MPICH (its default device) and Gloo
 # (torch.distributed, CPU wheel, under torchrun), all measured in the same run, each call timed
-# alone and an iteration's time taken as the slowest rank's. The star's links are 2 GB/s, what
-# loopback TCP carries per rank here, so the size windows are chosen for this host.
+# alone and an iteration's time taken as the slowest rank's. The star's links are 2 GB/s, of the
+# order of what loopback TCP moves per rank here, so the size windows fit this host.
+# ALGOS="auto forest" picks Grove's programs (default: auto forest recursive_doubling ring).
 # Writes Benchmarks/runtime/results/loopback.csv and prints the busbw table with ratios.
 # REPEAT=R runs every program R times, interleaved (the machine is noisy: Open MPI's busbw at
 # 1 MiB varied 0.46–0.75 GB/s between runs); the summary takes the median row per size.
-# Usage: [REPEAT=3] Benchmarks/runtime/loopback.sh [MAXBYTES] [ITERS] [WARMUP]
+# Usage: [REPEAT=3] [ALGOS="..."] Benchmarks/runtime/loopback.sh [MAXBYTES] [ITERS] [WARMUP]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 maxbytes=${1:-268435456}
