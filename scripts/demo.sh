@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Grove's main job on a bundled fabric: synthesize the optimal allreduce schedule for a
-# heterogeneous 4-host fabric (and compare it with ring and double binary tree), verify the
-# per-rank programs, then run them: 4 processes on this host exchange real bytes over TCP
-# (`grove launch -n 4 -- grove bench`), and rank 0 prints the nccl-tests table.
+# heterogeneous 4-host fabric, with size windows for Grove's TCP runtime (and compare it with
+# ring and double binary tree), verify the per-rank programs, then run them: 4 processes on
+# this host exchange real bytes over TCP (`grove launch -n 4 -- grove bench`), and rank 0
+# prints the nccl-tests table.
 # Usage: scripts/demo.sh [TOPOLOGY] [COLLECTIVE]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,7 +13,7 @@ collective=${2:-allreduce}
 grove=.build/release/grove
 mkdir -p .build/demo
 out=.build/demo/$(basename "$topology" .json).$collective.schedule.json
-"$grove" synth "$topology" -c "$collective" --compare -o "$out"
+"$grove" synth "$topology" -c "$collective" --compare --runtime tcp -o "$out"
 echo
 "$grove" verify "$out"
 echo
