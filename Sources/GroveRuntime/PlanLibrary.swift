@@ -104,7 +104,7 @@ public final class PlanLibrary: @unchecked Sendable {
             return (try baseline(useTree ? .doubleBinaryTree : .ring, collective, root: root), "no schedule or topology given: the \(b.rawValue) baseline", 0)
         case .schedules(let list):
             if let s = list.first(where: { $0.collective == collective && ($0.root?.rawValue ?? 0) == (collective.needsRoot ? root : 0) }) {
-                let rate = s.algbw.doubleValue * 1e9
+                let rate = s.bytesPerSecond
                 if let p = try pinned(s, on: uniform, collective, root: root) { return (p, "pinned to \(p.algorithm)", rate) }
                 let (p, reason) = s.chooseAlgorithm(forBytes: bytes)
                 return (p, reason, rate)
@@ -112,7 +112,7 @@ public final class PlanLibrary: @unchecked Sendable {
             return (try baseline(.ring, collective, root: root), "no schedule loaded for \(collective.rawValue)\(collective.needsRoot ? " root \(root)" : ""): the ring baseline", 0)
         case .topology(let fabric):
             let s = try synthesizedSchedule(fabric, collective, root: root)
-            let rate = s.algbw.doubleValue * 1e9
+            let rate = s.bytesPerSecond
             if let p = try pinned(s, on: fabric, collective, root: root) { return (p, "pinned to \(p.algorithm)", rate) }
             let (p, reason) = s.chooseAlgorithm(forBytes: bytes)
             return (p, "synthesized for \(fabric.name); " + reason, rate)
@@ -132,27 +132,28 @@ public final class PlanLibrary: @unchecked Sendable {
     }
 
     private func butterfly(_ b: Butterfly, on fabric: Fabric) -> Plan {
-        let key = "\(b.rawValue)/allreduce/0/\(fabric.name)"
-        lock.lock()
-        defer { lock.unlock() }
-        if let p = baselines[key] { return p }
-        let p = b.allreduce(on: fabric)
-        baselines[key] = p
-        return p
+        cachedBaseline("\(b.rawValue)/allreduce/0/\(fabric.name)") { b.allreduce(on: fabric) }
     }
 
     /// A two-phase ring allreduce of `worldSize` bytes: no rank leaves before all have entered.
     func barrierPlan() throws(CommunicatorError) -> Plan { try baseline(.ring, .allreduce, root: 0) }
 
     private func baseline(_ b: Baseline, _ collective: Collective, root: Int, on fabric: Fabric? = nil) throws(CommunicatorError) -> Plan {
-        let key = "\(b.rawValue)/\(collective.rawValue)/\(collective.needsRoot ? root : 0)/\(fabric?.name ?? "")"
+        try cachedBaseline("\(b.rawValue)/\(collective.rawValue)/\(collective.needsRoot ? root : 0)/\(fabric?.name ?? "")") { () throws(CommunicatorError) in
+            let b = b == .doubleBinaryTree && [.allgather, .reduceScatter].contains(collective) ? .ring : b
+            guard let p = Lowering.plan(baseline: b, fabric: fabric ?? uniform, collective: collective, root: Rank(root), slices: 2) else {
+                throw .schedule("no \(b.rawValue) plan for \(collective.rawValue)")
+            }
+            return p
+        }
+    }
+
+    /// The plan cached under `key` in `baselines`, made by `make` on first use (under the lock).
+    private func cachedBaseline<E: Error>(_ key: String, _ make: () throws(E) -> Plan) throws(E) -> Plan {
         lock.lock()
         defer { lock.unlock() }
         if let p = baselines[key] { return p }
-        let b = b == .doubleBinaryTree && [.allgather, .reduceScatter].contains(collective) ? .ring : b
-        guard let p = Lowering.plan(baseline: b, fabric: fabric ?? uniform, collective: collective, root: Rank(root), slices: 2) else {
-            throw .schedule("no \(b.rawValue) plan for \(collective.rawValue)")
-        }
+        let p = try make()
         baselines[key] = p
         return p
     }

@@ -46,8 +46,17 @@ extension Schedule {
     /// (the runtime's `PlanLibrary` does).
     public func choosePlan(forBytes bytes: Int) -> (plan: Plan, reason: String) {
         let (template, reason) = chooseAlgorithm(forBytes: bytes)
-        let slices = Pipelining.slices(for: template, bytes: bytes, costs: costs, rate: algbw.doubleValue * 1e9)
+        let slices = slices(for: template, bytes: bytes)
         return (template.lowered(slices: slices), reason + ", \(slices) slice\(slices == 1 ? "" : "s") per tree")
+    }
+
+    /// The synthesized rate in bytes per second, what `Pipelining`'s slice floor is scaled by.
+    public var bytesPerSecond: Double { algbw.doubleValue * 1e9 }
+
+    /// The slices for a call of `bytes` on one of this schedule's plans (or a baseline lowered
+    /// on its fabric), with the schedule's message costs.
+    public func slices(for plan: Plan, bytes: Int) -> Int {
+        Pipelining.slices(for: plan, bytes: bytes, costs: costs, rate: bytesPerSecond)
     }
 
     /// The plan for a buffer of `bytes`, as `choosePlan`.

@@ -124,7 +124,7 @@ struct Simulate: ParsableCommand {
                 guard let p = (s.plans + lowered).first(where: { $0.algorithm == algorithm }) else {
                     throw UserError("--algorithm \(algorithm): no such plan for \(s.collective.rawValue) (\(schedule) has \(s.plans.map(\.algorithm).joined(separator: ", ")); Grove can also lower \(lowered.map(\.algorithm).joined(separator: ", ")))")
                 }
-                plan = p.lowered(slices: Pipelining.slices(for: p, bytes: bytes, costs: s.costs, rate: s.algbw.doubleValue * 1e9))
+                plan = p.lowered(slices: s.slices(for: p, bytes: bytes))
             } else {
                 plan = s.plan(forBytes: bytes)
             }
@@ -170,7 +170,7 @@ struct Simulate: ParsableCommand {
         do {
             for (plan, bytes) in zip(chosen, sizes) { times.append(try Simulator.simulate(plan, fabric: fabric, bytes: bytes, costs: s.costs).seconds) }
             results = try ScheduleBuilder.winners(baselines, fabric: fabric, collective: s.collective, root: s.root, sizes: sizes, leaders: times,
-                                                  costs: s.costs, rate: s.algbw.doubleValue * 1e9)
+                                                  costs: s.costs, rate: s.bytesPerSecond)
         } catch {
             throw UserError("\(schedule): \(error)")
         }
