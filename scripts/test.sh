@@ -19,5 +19,5 @@ bash Tests/netns/multihost.sh .build/debug/grove
 bash scripts/check-schedules.sh
 # Bandwidths written by scripts (Python floats): exact bound on the rounded fabric, both engines, a run.
 bash Tests/float-fabrics.sh .build/release/grove
-# 176 hostile inputs and faults: one clear line, exit 2, no crash, no hang, bounded memory (release build).
+# 182 hostile inputs and faults: one clear line, exit 2, no crash, no hang, bounded memory (release build).
 bash Tests/badinput/catalogue.sh .build/release/grove

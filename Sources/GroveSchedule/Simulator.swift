@@ -75,7 +75,7 @@ public struct MessageCosts: Sendable, Equatable {
     public static let parallelEngines = MessageCosts(latencyMicroseconds: 5, postingMicroseconds: 0)
     /// Grove's TCP runtime, one progress thread per rank: o fitted on 4 local ranks
     /// (Benchmarks/README.md, "Small messages"): a forest that sends 3 messages per phase took
-    /// 55–60 µs longer per 2-phase allreduce than recursive doubling, which sends 1. The slice
+    /// 53–59 µs longer per 1–4 KiB allreduce than recursive doubling, which sends 1. The slice
     /// floor (500 µs of a tree's rate, at least 16 KiB) is fitted in `Pipelining`.
     public static let tcp = MessageCosts(latencyMicroseconds: 5, postingMicroseconds: 15, minimumSliceBytes: 16 << 10,
                                          minimumSliceMicroseconds: 500)
