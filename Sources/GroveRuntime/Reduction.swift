@@ -7,33 +7,40 @@ public enum Reduction {
     /// (the division happens once, at the end, in `divide`).
     public static func combine(_ op: ReduceOp, _ type: DataType, into destination: UnsafeMutableRawPointer,
                                from source: UnsafeRawPointer, count: Int) {
+        combine(op, type, into: destination, UnsafeRawPointer(destination), source, count: count)
+    }
+
+    /// `destination[i] = op(first[i], second[i])`: a reduction and the copy before it in one
+    /// pass over memory. `destination` may be `first` (then it is `combine(into:from:)`).
+    public static func combine(_ op: ReduceOp, _ type: DataType, into destination: UnsafeMutableRawPointer,
+                               _ first: UnsafeRawPointer, _ second: UnsafeRawPointer, count: Int) {
         // Concrete vector types in every closure: generic SIMD comparisons are not specialized
         // and run an order of magnitude slower.
-        let d = destination, s = source, n = count
+        let d = destination, f = first, s = second, n = count
         switch (type, op) {
-        case (.float32, .sum), (.float32, .avg): vectorLoop(d, s, n, SIMD16<Float>.self, { $0 + $1 }, { $0 + $1 })
-        case (.float32, .prod): vectorLoop(d, s, n, SIMD16<Float>.self, { $0 * $1 }, { $0 * $1 })
-        case (.float32, .min): vectorLoop(d, s, n, SIMD16<Float>.self, { $0.replacing(with: $1, where: $1 .< $0) }, { $1 < $0 ? $1 : $0 })
-        case (.float32, .max): vectorLoop(d, s, n, SIMD16<Float>.self, { $0.replacing(with: $1, where: $1 .> $0) }, { $1 > $0 ? $1 : $0 })
-        case (.float64, .sum), (.float64, .avg): vectorLoop(d, s, n, SIMD8<Double>.self, { $0 + $1 }, { $0 + $1 })
-        case (.float64, .prod): vectorLoop(d, s, n, SIMD8<Double>.self, { $0 * $1 }, { $0 * $1 })
-        case (.float64, .min): vectorLoop(d, s, n, SIMD8<Double>.self, { $0.replacing(with: $1, where: $1 .< $0) }, { $1 < $0 ? $1 : $0 })
-        case (.float64, .max): vectorLoop(d, s, n, SIMD8<Double>.self, { $0.replacing(with: $1, where: $1 .> $0) }, { $1 > $0 ? $1 : $0 })
-        case (.int32, .sum), (.int32, .avg): vectorLoop(d, s, n, SIMD16<Int32>.self, { $0 &+ $1 }, { $0 &+ $1 })
-        case (.int32, .prod): vectorLoop(d, s, n, SIMD16<Int32>.self, { $0 &* $1 }, { $0 &* $1 })
-        case (.int32, .min): vectorLoop(d, s, n, SIMD16<Int32>.self, { $0.replacing(with: $1, where: $1 .< $0) }, { Swift.min($0, $1) })
-        case (.int32, .max): vectorLoop(d, s, n, SIMD16<Int32>.self, { $0.replacing(with: $1, where: $1 .> $0) }, { Swift.max($0, $1) })
-        case (.int64, .sum), (.int64, .avg): vectorLoop(d, s, n, SIMD8<Int64>.self, { $0 &+ $1 }, { $0 &+ $1 })
-        case (.int64, .prod): vectorLoop(d, s, n, SIMD8<Int64>.self, { $0 &* $1 }, { $0 &* $1 })
-        case (.int64, .min): vectorLoop(d, s, n, SIMD8<Int64>.self, { $0.replacing(with: $1, where: $1 .< $0) }, { Swift.min($0, $1) })
-        case (.int64, .max): vectorLoop(d, s, n, SIMD8<Int64>.self, { $0.replacing(with: $1, where: $1 .> $0) }, { Swift.max($0, $1) })
-        case (.uint8, .sum), (.uint8, .avg): vectorLoop(d, s, n, SIMD32<UInt8>.self, { $0 &+ $1 }, { $0 &+ $1 })
-        case (.uint8, .prod): vectorLoop(d, s, n, SIMD32<UInt8>.self, { $0 &* $1 }, { $0 &* $1 })
+        case (.float32, .sum), (.float32, .avg): vectorLoop(d, f, s, n, SIMD16<Float>.self, { $0 + $1 }, { $0 + $1 })
+        case (.float32, .prod): vectorLoop(d, f, s, n, SIMD16<Float>.self, { $0 * $1 }, { $0 * $1 })
+        case (.float32, .min): vectorLoop(d, f, s, n, SIMD16<Float>.self, { $0.replacing(with: $1, where: $1 .< $0) }, { $1 < $0 ? $1 : $0 })
+        case (.float32, .max): vectorLoop(d, f, s, n, SIMD16<Float>.self, { $0.replacing(with: $1, where: $1 .> $0) }, { $1 > $0 ? $1 : $0 })
+        case (.float64, .sum), (.float64, .avg): vectorLoop(d, f, s, n, SIMD8<Double>.self, { $0 + $1 }, { $0 + $1 })
+        case (.float64, .prod): vectorLoop(d, f, s, n, SIMD8<Double>.self, { $0 * $1 }, { $0 * $1 })
+        case (.float64, .min): vectorLoop(d, f, s, n, SIMD8<Double>.self, { $0.replacing(with: $1, where: $1 .< $0) }, { $1 < $0 ? $1 : $0 })
+        case (.float64, .max): vectorLoop(d, f, s, n, SIMD8<Double>.self, { $0.replacing(with: $1, where: $1 .> $0) }, { $1 > $0 ? $1 : $0 })
+        case (.int32, .sum), (.int32, .avg): vectorLoop(d, f, s, n, SIMD16<Int32>.self, { $0 &+ $1 }, { $0 &+ $1 })
+        case (.int32, .prod): vectorLoop(d, f, s, n, SIMD16<Int32>.self, { $0 &* $1 }, { $0 &* $1 })
+        case (.int32, .min): vectorLoop(d, f, s, n, SIMD16<Int32>.self, { $0.replacing(with: $1, where: $1 .< $0) }, { Swift.min($0, $1) })
+        case (.int32, .max): vectorLoop(d, f, s, n, SIMD16<Int32>.self, { $0.replacing(with: $1, where: $1 .> $0) }, { Swift.max($0, $1) })
+        case (.int64, .sum), (.int64, .avg): vectorLoop(d, f, s, n, SIMD8<Int64>.self, { $0 &+ $1 }, { $0 &+ $1 })
+        case (.int64, .prod): vectorLoop(d, f, s, n, SIMD8<Int64>.self, { $0 &* $1 }, { $0 &* $1 })
+        case (.int64, .min): vectorLoop(d, f, s, n, SIMD8<Int64>.self, { $0.replacing(with: $1, where: $1 .< $0) }, { Swift.min($0, $1) })
+        case (.int64, .max): vectorLoop(d, f, s, n, SIMD8<Int64>.self, { $0.replacing(with: $1, where: $1 .> $0) }, { Swift.max($0, $1) })
+        case (.uint8, .sum), (.uint8, .avg): vectorLoop(d, f, s, n, SIMD32<UInt8>.self, { $0 &+ $1 }, { $0 &+ $1 })
+        case (.uint8, .prod): vectorLoop(d, f, s, n, SIMD32<UInt8>.self, { $0 &* $1 }, { $0 &* $1 })
         // 16 byte lanes: compares on wider byte vectors are not vectorized.
-        case (.uint8, .min): vectorLoop(d, s, n, SIMD16<UInt8>.self, { $0.replacing(with: $1, where: $1 .< $0) }, { Swift.min($0, $1) })
-        case (.uint8, .max): vectorLoop(d, s, n, SIMD16<UInt8>.self, { $0.replacing(with: $1, where: $1 .> $0) }, { Swift.max($0, $1) })
-        case (.float16, _): half(op, d, s, n)
-        case (.bfloat16, _): brain(op, d, s, n)
+        case (.uint8, .min): vectorLoop(d, f, s, n, SIMD16<UInt8>.self, { $0.replacing(with: $1, where: $1 .< $0) }, { Swift.min($0, $1) })
+        case (.uint8, .max): vectorLoop(d, f, s, n, SIMD16<UInt8>.self, { $0.replacing(with: $1, where: $1 .> $0) }, { Swift.max($0, $1) })
+        case (.float16, _): half(op, d, f, s, n)
+        case (.bfloat16, _): brain(op, d, f, s, n)
         }
     }
 
@@ -55,19 +62,19 @@ public enum Reduction {
     }
 
     @inline(__always)
-    static func vectorLoop<V: SIMD>(_ d: UnsafeMutableRawPointer, _ s: UnsafeRawPointer, _ n: Int, _ v: V.Type,
+    static func vectorLoop<V: SIMD>(_ d: UnsafeMutableRawPointer, _ f: UnsafeRawPointer, _ s: UnsafeRawPointer, _ n: Int, _ v: V.Type,
                                     _ vector: (V, V) -> V, _ scalar: (V.Scalar, V.Scalar) -> V.Scalar) {
         let width = V.scalarCount
         let stride = MemoryLayout<V.Scalar>.stride
         var i = 0
         while i + width <= n {
-            let a = d.loadUnaligned(fromByteOffset: i * stride, as: V.self)
+            let a = f.loadUnaligned(fromByteOffset: i * stride, as: V.self)
             let b = s.loadUnaligned(fromByteOffset: i * stride, as: V.self)
             d.storeBytes(of: vector(a, b), toByteOffset: i * stride, as: V.self)
             i += width
         }
         while i < n {
-            let a = d.loadUnaligned(fromByteOffset: i * stride, as: V.Scalar.self)
+            let a = f.loadUnaligned(fromByteOffset: i * stride, as: V.Scalar.self)
             let b = s.loadUnaligned(fromByteOffset: i * stride, as: V.Scalar.self)
             d.storeBytes(of: scalar(a, b), toByteOffset: i * stride, as: V.Scalar.self)
             i += 1
@@ -77,9 +84,9 @@ public enum Reduction {
     /// float16 in float32 lanes. The conversions are integer bit manipulation (F. Giesen's
     /// "half to float done quick" and round-to-nearest-even float to half), because x86-64
     /// without F16C converts one element per library call.
-    static func half(_ op: ReduceOp, _ d: UnsafeMutableRawPointer, _ s: UnsafeRawPointer, _ n: Int) {
+    static func half(_ op: ReduceOp, _ d: UnsafeMutableRawPointer, _ a: UnsafeRawPointer, _ s: UnsafeRawPointer, _ n: Int) {
         @inline(__always) func run(_ f: (SIMD16<Float>, SIMD16<Float>) -> SIMD16<Float>, _ g: (Float, Float) -> Float) {
-            vectorLoop(d, s, n, SIMD16<UInt16>.self,
+            vectorLoop(d, a, s, n, SIMD16<UInt16>.self,
                        { HalfConversion.narrow(f(HalfConversion.widen($0), HalfConversion.widen($1))) },
                        { Float16(g(Float(Float16(bitPattern: $0)), Float(Float16(bitPattern: $1)))).bitPattern })
         }
@@ -93,7 +100,7 @@ public enum Reduction {
 
     /// bfloat16 in float32 lanes: widen by shifting the bits up, round to nearest even on the
     /// way back, keep NaNs quiet.
-    static func brain(_ op: ReduceOp, _ d: UnsafeMutableRawPointer, _ s: UnsafeRawPointer, _ n: Int) {
+    static func brain(_ op: ReduceOp, _ d: UnsafeMutableRawPointer, _ a: UnsafeRawPointer, _ s: UnsafeRawPointer, _ n: Int) {
         @inline(__always) func widen(_ x: SIMD16<UInt16>) -> SIMD16<Float> {
             unsafeBitCast(SIMD16<UInt32>(truncatingIfNeeded: x) &<< 16, to: SIMD16<Float>.self)
         }
@@ -104,7 +111,7 @@ public enum Reduction {
             return SIMD16<UInt16>(truncatingIfNeeded: rounded.replacing(with: quiet, where: x .!= x))
         }
         @inline(__always) func run(_ f: (SIMD16<Float>, SIMD16<Float>) -> SIMD16<Float>, _ g: (Float, Float) -> Float) {
-            vectorLoop(d, s, n, SIMD16<UInt16>.self,
+            vectorLoop(d, a, s, n, SIMD16<UInt16>.self,
                        { narrow(f(widen($0), widen($1))) },
                        { BFloat16(g(BFloat16(bitPattern: $0).floatValue, BFloat16(bitPattern: $1).floatValue)).bitPattern })
         }

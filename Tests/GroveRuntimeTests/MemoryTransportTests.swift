@@ -167,3 +167,39 @@ final class WrongCounter: @unchecked Sendable {
         if n > 0 { notes.append("\(note): \(n)") }
     }
 }
+
+@Suite struct CompiledPrograms {
+    /// An inner rank of an in-tree copies its input to the accumulator and then combines the
+    /// first child's partial into it; compiled, the copy is folded into that receive-reduce, and
+    /// the dependency graph still orders every task (a topological order reaches all of them).
+    @Test(arguments: [Collective.allreduce, .reduceScatter, .reduce])
+    func copiesFoldIntoReceiveReduceAndTheGraphStaysAcyclic(collective: Collective) throws {
+        let library = try PlanLibrary(.baseline(.ring), worldSize: 4, slices: 3)
+        let plan = try library.plan(collective, root: 0, bytes: 4096)
+        var folded = 0
+        for program in plan.programs {
+            let compiled = CompiledProgram(program, plan: plan, count: 1024, elementSize: 4)
+            let tasks = compiled.tasks
+            for (i, t) in tasks.enumerated() where t.kind == .nothing {
+                folded += 1
+                let next = tasks[i + 1]
+                #expect(next.kind == .receiveReduce && next.fromSource && next.slot == t.slot && next.offset == t.offset)
+            }
+            var indegree = compiled.initialIndegree.enumerated().map { i, d in
+                d - (tasks[i].kind == .receive || tasks[i].kind == .receiveReduce ? 1 : 0)
+            }
+            var queue = indegree.indices.filter { indegree[$0] == 0 }
+            var reached = 0
+            while let i = queue.popLast() {
+                reached += 1
+                for k in compiled.successorStart[i]..<compiled.successorStart[i + 1] {
+                    let s = Int(compiled.successors[k])
+                    indegree[s] -= 1
+                    if indegree[s] == 0 { queue.append(s) }
+                }
+            }
+            #expect(reached == tasks.count, "rank \(program.rank.rawValue): \(tasks.count - reached) tasks never become ready")
+        }
+        #expect(folded > 0)
+    }
+}

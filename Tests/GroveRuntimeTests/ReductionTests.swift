@@ -55,6 +55,14 @@ import Testing
                     case .max: want.append(max(x, y))
                     }
                 }
+                // Three operands first (a and b must stay as they are), then in place.
+                let c = UnsafeMutableRawPointer.allocate(byteCount: count * type.size, alignment: 1)
+                defer { c.deallocate() }
+                let before = (0..<count).map { (DataPattern.load(type, a, $0), DataPattern.load(type, b, $0)) }
+                Reduction.combine(op, type, into: c, UnsafeRawPointer(a), UnsafeRawPointer(b), count: count)
+                let wrongApart = (0..<count).filter { DataPattern.load(type, c, $0) != want[$0] }.count
+                let changed = (0..<count).filter { DataPattern.load(type, a, $0) != before[$0].0 || DataPattern.load(type, b, $0) != before[$0].1 }.count
+                #expect(wrongApart == 0 && changed == 0, "\(type) \(op) count \(count), into a third buffer")
                 Reduction.combine(op, type, into: a, from: UnsafeRawPointer(b), count: count)
                 let wrong = (0..<count).filter { DataPattern.load(type, a, $0) != want[$0] }.count
                 #expect(wrong == 0, "\(type) \(op) count \(count)")
