@@ -16,13 +16,14 @@
 # Usage: [REPEAT=3] [EXTRA_SLICES="8 16"] [BURST=256kb] [TBF_LATENCY=50ms] Benchmarks/runtime/hetero.sh [MAXBYTES] [ITERS]
 # (REPEAT runs every program R times, interleaved; the summary takes the median per size.
 # EXTRA_SLICES adds forest runs with those slice counts pinned; PROFILE_ONLY=1 runs only the
-# time series; PEERS=0 leaves out Open MPI and Gloo.)
+# time series; PEERS=0 leaves out Open MPI and Gloo; GROVE_BIN=path runs another grove binary,
+# for comparing two builds.)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 maxbytes=${1:-67108864}
 iters=${2:-5}
 source scripts/setup.sh release peers >/dev/null
-grove=$(realpath .build/release/grove)
+grove=$(realpath "${GROVE_BIN:-.build/release/grove}")
 here=Benchmarks/runtime
 topology=Topologies/netns-mesh-4.json
 out=Benchmarks/runtime/results
