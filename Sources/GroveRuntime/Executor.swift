@@ -264,9 +264,10 @@ final class Executor {
 
         var nextNote = ContinuousClock.now + .seconds(5)
         while remaining > 0 {
-            while !ready.isEmpty || !toPost.isEmpty {
-            while let next = toPost.popLast() { try post(Int(next)) }
-            while let next = ready.popLast() {
+            while true {
+                // Receives freed by completed tasks are posted before anything else runs.
+                while let next = toPost.popLast() { try post(Int(next)) }
+                guard let next = ready.popLast() else { break }
                 let i = Int(next)
                 let t = tasks[i]
                 let at = memory.base(t.slot) + t.offset
@@ -290,7 +291,6 @@ final class Executor {
                 case .nothing:
                     complete(i)
                 }
-            }
             }
             guard remaining > 0 else { break }
             events.removeAll(keepingCapacity: true)
