@@ -7,11 +7,12 @@
 /// 1/`slicesPerLevel` ≈ 6% of the call) and lowers it until the average tree's slice holds at
 /// least the runtime's floor (`MessageCosts.sliceFloor`), so that a message's fixed cost (a
 /// frame header, a system call, a wake-up; a work request on verbs) stays small beside its bytes;
-/// 1 ≤ S ≤ 64. D is the sum over the plan's phases of their deepest tree; the size is the
+/// 1 ≤ S ≤ 128. D is the sum over the plan's phases of their deepest tree; the size is the
 /// collective's buffer (nccl-tests `size`).
 ///
 /// The slice counts come from the simulator over the shipped fabrics: at 1 GiB the forests reach
-/// 92–96% of their rate from 32–64 slices (Benchmarks/README.md). The floor is the runtime's.
+/// 92.8–100% of their rate with up to 128 slices (MI250 × 2's 19-deep trees need more than 64;
+/// Benchmarks/README.md). The floor is the runtime's.
 /// Grove's TCP runtime: what a tree moves in 500 µs at the schedule's rate, at least 16 KiB —
 /// measured on 4 local ranks, where a forest allreduce of 4 MiB (4 trees at about 0.33 GB/s
 /// each) moved 0.42–0.45 GB/s busbw in 64 KiB slices and 0.51–0.55 in 256 KiB, while on the
@@ -19,7 +20,7 @@
 /// in parallel: 64 KiB (not measured here: no GPU).
 public enum Pipelining {
     public static let slicesPerLevel = 16
-    public static let maximumSlices = 64
+    public static let maximumSlices = 128
 
     /// The slice count for a call of `bytes` on `plan`'s trees (`plan.slices` for a plan without
     /// trees, whose slicing is fixed), with slices no smaller on average than `costs`' floor for

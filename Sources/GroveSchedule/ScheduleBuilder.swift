@@ -7,9 +7,10 @@ public enum ScheduleBuilder {
     /// windows: every power of four from 1 KiB to 1 GiB. A window starts at a sampled size and
     /// runs to the next sampled size with a different winner.
     public static let windowSizes = stride(from: 10, through: 30, by: 2).map { 1 << $0 }
-    /// Slices per tree: each slice is a message per tree arc, so more than this only adds
-    /// messages (and lowering time) without measurable overlap.
-    public static let slices = 1...64
+    /// Slices per tree, the range `Pipelining` picks from and `--slices` accepts: each slice is
+    /// a message per tree arc, so more than this only adds messages (and lowering and
+    /// simulation time) without measurable overlap.
+    public static let slices = 1...Pipelining.maximumSlices
 
     /// Every plan other than the forest that Grove can lower for `collective` on `fabric`: the
     /// ring and the double binary tree (as forests, on the fabric's best ring order), and for

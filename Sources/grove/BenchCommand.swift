@@ -108,7 +108,7 @@ struct Bench: ParsableCommand {
     @Option(name: .customLong("schedule"), help: "A schedule from `grove synth -o` (Grove JSON) or MSCCL XML; repeat for several collectives.")
     var schedules: [String] = []
     @Option(help: "A topology file: synthesize the forest at start-up (combinatorial engine).") var topology: String?
-    @Option(help: "Slices each tree's share is cut into at every size, 1-64 (default: picked per call from the size and the trees' depth; see Pipelining).")
+    @Option(help: "Slices each tree's share is cut into at every size, 1-128 (default: picked per call from the size and the trees' depth; see Pipelining).")
     var slices: Int?
     @Option(help: "auto (the schedule's size windows), forest, ring, double_binary_tree, or for allreduce recursive_doubling or halving_doubling.")
     var algo: BenchAlgorithm = .auto

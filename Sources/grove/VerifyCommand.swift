@@ -87,7 +87,7 @@ struct Simulate: ParsableCommand {
     @Option(help: "Plan to simulate: forest, ring, double_binary_tree, recursive_doubling or halving_doubling; a baseline the file does not hold is lowered on the fabric as the runtime would (default: the plan the size windows pick).") var algorithm: String?
     @Option(help: "Per-message latency in microseconds, software and NIC (default: the schedule's message costs, 5).") var alphaUs: Double?
     @Option(help: "Microseconds a rank spends posting each send; its sends start one such time apart, LogP's o (default: the schedule's message costs: 0, or 15 for Grove's TCP runtime).") var postingUs: Double?
-    @Option(help: "Slices per tree (1-64; default: what the runtime picks for this size, from the trees' depth).") var slices: Int?
+    @Option(help: "Slices per tree (1-128; default: what the runtime picks for this size, from the trees' depth).") var slices: Int?
     @Option(help: "Share of each link's rate that carries payload, 0-1 (TCP over Ethernet: about 1448/1514; measure a plain stream over the link).") var wireEfficiency = 1.0
     @Flag(help: "Instead of one size: at every window size from --size up to 1 GiB, the plan the size windows pick against every baseline Grove can lower on this fabric; exits 1 if a baseline is predicted faster.")
     var sweep = false

@@ -23,7 +23,7 @@ import GroveTopology
         let pinned = try PlanLibrary(.topology(fabric), worldSize: 4, slices: 3)
         pinned.pinnedAlgorithm = "forest"
         #expect(try pinned.choosePlan(.allreduce, root: 0, bytes: 16 << 20).plan.slices == 3)
-        #expect(throws: CommunicatorError.self) { try PlanLibrary(.topology(fabric), worldSize: 4, slices: 65) }
+        #expect(throws: CommunicatorError.self) { try PlanLibrary(.topology(fabric), worldSize: 4, slices: Pipelining.maximumSlices + 1) }
 
         let wrong = WrongCounter()
         let errors = try withMemoryWorld(4, library: { _ in library }) { c in
