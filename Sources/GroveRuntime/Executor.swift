@@ -42,8 +42,9 @@ struct CompiledProgram {
     /// A receive is posted once the steps it has a data hazard with are done (`postIndegree` of
     /// them), not when its stream predecessor is: stream order only serializes a tree's slices
     /// from one peer, and a receive posted late finds its frames already in the transport's
-    /// staging, one copy more (on 4 local ranks, 7% of the CPU at 32 MiB). Receive-reduces are
-    /// posted into staging at the start and have none.
+    /// staging, one copy more (on 4 local ranks, 7% of the CPU at 32 MiB). A plan that leaves a
+    /// hazard to stream order (a file's, not Grove's lowering) keeps the stream predecessor
+    /// among them. Receive-reduces are posted into staging at the start and have none.
     var postIndegree: [Int32] = []
     var postSuccessorStart: [Int] = []
     var postSuccessors: [Int32] = []
@@ -114,21 +115,33 @@ struct CompiledProgram {
         // Successor lists from dependencies and stream order, each edge once.
         var predecessors = [[Int]](repeating: [], count: tasks.count)  // the call check's two tasks have none
         var lastInStream: [Int: Int] = [:]
+        var earlierInStream: [Int: [Int]] = [:]
+        var postLists = [[Int32]](repeating: [], count: tasks.count)
+        postIndegree = [Int32](repeating: 0, count: tasks.count)
         for (i, step) in program.steps.enumerated() {
             var ps = Set(step.dependencies)
-            if let prev = lastInStream[step.stream] { ps.insert(prev) }
+            let prev = lastInStream[step.stream]
+            if let prev { ps.insert(prev) }
             lastInStream[step.stream] = i
             predecessors[i] = ps.sorted()
+            if tasks[i].kind == .receive {
+                // Posting early is safe when the plan names every hazard as a dependency, as
+                // Grove's lowering does. A plan from a file may leave one to stream order (a
+                // step earlier in the stream touching the same bytes): then the receive also
+                // waits for its stream predecessor, as before.
+                var hazards = Set(step.dependencies)
+                if let prev, earlierInStream[step.stream, default: []].contains(where: {
+                    !hazards.contains($0) && CompiledProgram.mayOverlap(tasks[$0], tasks[i])
+                }) {
+                    hazards.insert(prev)
+                }
+                postIndegree[i] = Int32(hazards.count)
+                for d in hazards { postLists[d].append(Int32(i)) }
+            }
+            earlierInStream[step.stream, default: []].append(i)
         }
         var successorLists = [[Int32]](repeating: [], count: tasks.count)
         for (i, ps) in predecessors.enumerated() { for p in ps { successorLists[p].append(Int32(i)) } }
-        var postLists = [[Int32]](repeating: [], count: tasks.count)
-        postIndegree = [Int32](repeating: 0, count: tasks.count)
-        for (i, step) in program.steps.enumerated() where tasks[i].kind == .receive {
-            let hazards = Set(step.dependencies)
-            postIndegree[i] = Int32(hazards.count)
-            for d in hazards { postLists[d].append(Int32(i)) }
-        }
         fuseCopies(program, successors: &successorLists, postSuccessors: &postLists)
         successorStart = [0]
         for list in successorLists {
@@ -142,6 +155,23 @@ struct CompiledProgram {
             postSuccessors += list
             postSuccessorStart.append(postSuccessors.count)
         }
+    }
+
+    /// Whether two tasks may touch the same bytes: the same slot with overlapping ranges, or
+    /// input and output at all (an in-place call aliases them, at an offset for allgather and
+    /// reduce-scatter). A copy also reads its source.
+    static func mayOverlap(_ a: Task, _ b: Task) -> Bool {
+        func ranges(_ t: Task) -> [(MemorySlot, Range<Int>)] {
+            var r = [(t.slot, t.offset..<(t.offset + t.length))]
+            if t.kind == .copy || t.fromSource { r.append((t.sourceSlot, t.sourceOffset..<(t.sourceOffset + t.length))) }
+            return r
+        }
+        for (sa, ra) in ranges(a) {
+            for (sb, rb) in ranges(b) {
+                if sa == sb ? ra.overlaps(rb) : (sa != .scratch && sb != .scratch && sa != .callCheck && sb != .callCheck) { return true }
+            }
+        }
+        return false
     }
 
     /// Folds each copy into the receive-reduce right after it that combines into the copy's

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import GroveSchedule
 import GroveSynthesis
 import GroveTopology
 @testable import GroveRuntime
@@ -199,7 +200,27 @@ final class WrongCounter: @unchecked Sendable {
                 }
             }
             #expect(reached == tasks.count, "rank \(program.rank.rawValue): \(tasks.count - reached) tasks never become ready")
+            if collective == .allreduce {
+                // Posted before all its predecessors are done: the stream predecessor is not waited for.
+                let early = tasks.indices.filter { tasks[$0].kind == .receive && compiled.postIndegree[$0] < compiled.initialIndegree[$0] - 1 }
+                #expect(!early.isEmpty, "rank \(program.rank.rawValue): some allgather receive is posted before its stream predecessor is done")
+            }
         }
         #expect(folded > 0)
+    }
+
+    /// A plan from a file may leave a hazard to stream order: a receive over bytes an earlier
+    /// send of its stream reads then waits for that stream, not posted at the start.
+    @Test func aReceiveLeftToStreamOrderWaitsForItsStream() throws {
+        let plan = try PlanLibrary(.baseline(.ring), worldSize: 2).plan(.allreduce, root: 0, bytes: 4096)
+        let half = BufferRange(.output, .zero, Rational(1, 2))
+        func receive(into range: BufferRange) -> CompiledProgram {
+            CompiledProgram(RankProgram(rank: Rank(0), steps: [
+                Step(.send(peer: Rank(1), channel: 0), half, dependencies: [], stream: 7),
+                Step(.recv(peer: Rank(1), channel: 0), range, dependencies: [], stream: 7),
+            ]), plan: plan, count: 1024, elementSize: 4)
+        }
+        #expect(receive(into: half).postIndegree[1] == 1)
+        #expect(receive(into: BufferRange(.output, Rational(1, 2), .one)).postIndegree[1] == 0)
     }
 }
