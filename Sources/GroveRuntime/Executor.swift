@@ -148,8 +148,9 @@ struct CompiledProgram {
             successors += list
             successorStart.append(successors.count)
         }
-        let waitsForData = tasks.map { $0.kind == .receive || $0.kind == .receiveReduce }
-        initialIndegree = predecessors.enumerated().map { i, ps in Int32(ps.count + (waitsForData[i] ? 1 : 0)) }
+        initialIndegree = predecessors.enumerated().map { i, ps in
+            Int32(ps.count + (tasks[i].kind == .receive || tasks[i].kind == .receiveReduce ? 1 : 0))
+        }
         postSuccessorStart = [0]
         for list in postLists {
             postSuccessors += list
@@ -301,10 +302,10 @@ final class Executor {
                 let i = Int(next)
                 let t = tasks[i]
                 let at = memory.base(t.slot) + t.offset
-                let tag = MessageTag(call: call.number, channel: t.channel, sequence: t.sequence)
                 switch t.kind {
                 case .send:
                     sendsPending[t.peer] += 1
+                    let tag = MessageTag(call: call.number, channel: t.channel, sequence: t.sequence)
                     try transport.postSend(UnsafeRawBufferPointer(start: at, count: t.length), to: t.peer, tag: tag, context: i)
                 case .receive:
                     // Posted earlier; its data is in and its predecessors are done.
