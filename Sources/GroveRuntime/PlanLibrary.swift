@@ -165,7 +165,8 @@ public final class PlanLibrary: @unchecked Sendable {
         if let s = synthesized[key] { return s }
         do {
             let synthesis = try Synthesizer.synthesize(fabric, collective: collective, root: collective.needsRoot ? Rank(root) : nil)
-            let s = try ScheduleBuilder.schedule(for: synthesis, fabric: fabric, slices: 4, costs: .tcp)
+            let capped = try ScheduleBuilder.cappedForests(for: synthesis, fabric: fabric)
+            let s = try ScheduleBuilder.schedule(for: synthesis, fabric: fabric, slices: 4, costs: .tcp, capped: capped)
             synthesized[key] = s
             return s
         } catch {

@@ -19,6 +19,12 @@ extension PipelinePhase {
     }
 }
 
+extension Synthesis {
+    /// The name of its plan in a schedule: "forest", or "forest-kK" for a forest capped at K
+    /// trees per rank.
+    public var planName: String { treesPerRootCap.map { "forest-k\($0)" } ?? "forest" }
+}
+
 /// Lowers forests to per-rank step programs.
 ///
 /// A tree carrying fraction [a, b) of its segment is cut into `slices` equal slices; for each
@@ -45,7 +51,7 @@ public enum Lowering {
         let n = s.forests[0].trees.first.map { $0.arcs.count + 1 } ?? 1
         let coverage: Coverage = s.collective.needsRoot ? .wholeBuffer : .shardPerRoot
         var plan = lower(phases: s.forests.map { PipelinePhase($0, coverage) }, collective: s.collective, rankCount: n,
-                         root: s.root, slices: slices, algorithm: "forest")
+                         root: s.root, slices: slices, algorithm: s.planName)
         var channel = 0
         for forest in s.forests {
             for (t, tree) in forest.trees.enumerated() {

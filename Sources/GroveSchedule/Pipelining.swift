@@ -3,8 +3,9 @@
 /// A tree of depth D whose share is cut into S slices takes about (S + D − 1)/S of its ideal time:
 /// the first slice needs D hops to reach the farthest rank, and the links near the root are idle
 /// while the last ones drain. More slices shrink that fill to (D − 1)/S, and each slice is one
-/// more message per tree arc. So the model takes S = `slicesPerLevel` · (D − 1) (fill at most
-/// 1/`slicesPerLevel` ≈ 6% of the call) and lowers it until the average tree's slice holds at
+/// more message per tree arc. So the model takes S = `MessageCosts.slicesPerLevel` · (D − 1)
+/// (fill at most 1/32 ≈ 3% of the call for engines, 1/16 for Grove's TCP runtime, where each
+/// message costs posting time) and lowers it until the average tree's slice holds at
 /// least the runtime's floor (`MessageCosts.sliceFloor`), so that a message's fixed cost (a
 /// frame header, a system call, a wake-up; a work request on verbs) stays small beside its bytes;
 /// 1 ≤ S ≤ 128. D is the sum over the plan's phases of their deepest tree; the size is the
@@ -19,7 +20,6 @@
 /// emulated fabric (trees at a few MB/s) slices of a few KiB still cost little. Engines posting
 /// in parallel: 64 KiB (not measured here: no GPU).
 public enum Pipelining {
-    public static let slicesPerLevel = 16
     public static let maximumSlices = 128
 
     /// The slice count for a call of `bytes` on `plan`'s trees (`plan.slices` for a plan without
@@ -30,7 +30,7 @@ public enum Pipelining {
         // Phases run one after another along each slice (allreduce: up the in-trees, then down
         // the out-trees), so their depths add up to the pipeline's length.
         let depth = plan.phases.reduce(0) { $0 + $1.depth }
-        let wanted = max(1, slicesPerLevel * (depth - 1))
+        let wanted = max(1, costs.slicesPerLevel * (depth - 1))
         // Bytes per tree in the phase with the most trees (the smallest average piece): the trees
         // of a phase cover the buffer once, by shards or whole.
         let trees = plan.phases.map { $0.trees.count }.max() ?? 1

@@ -12,6 +12,26 @@ public enum ScheduleBuilder {
     /// simulation time) without measurable overlap.
     public static let slices = 1...Pipelining.maximumSlices
 
+    /// The trees-per-rank caps a schedule tries beside the optimal forest.
+    public static let treeCaps = [1, 2, 3]
+
+    /// Forests of `s`'s collective with at most K trees per rank for each K in `caps` below what
+    /// the optimal forest uses (ForestColl's fixed K, `Synthesizer.synthesize(treesPerRoot:)`),
+    /// each kept only if its rate beats every smaller K's: fewer trees mean fewer, larger
+    /// messages and shallower pipelines, so one of them can be faster than the optimal forest
+    /// at sizes where its many trees cannot fill.
+    public static func cappedForests(for s: Synthesis, fabric: Fabric, caps: [Int] = treeCaps,
+                                     progress: ((String) -> Void)? = nil) throws(SynthesisError) -> [Synthesis] {
+        let units = s.forests.map(\.treesPerRoot).min() ?? 1
+        var kept: [Synthesis] = []
+        for k in caps.sorted() where k < units {
+            let c = try Synthesizer.synthesize(fabric, collective: s.collective, root: s.root, treesPerRoot: k, progress: progress)
+            guard c.treesPerRootCap != nil, kept.allSatisfy({ $0.achievedAlgbw < c.achievedAlgbw }) else { continue }
+            kept.append(c)
+        }
+        return kept
+    }
+
     /// Every plan other than the forest that Grove can lower for `collective` on `fabric`: the
     /// ring and the double binary tree (as forests, on the fabric's best ring order), and for
     /// allreduce recursive doubling and halving-doubling.
@@ -34,11 +54,12 @@ public enum ScheduleBuilder {
     /// (`Baseline.algbw`: the simulator never moves the bytes faster than the links allow) is
     /// not simulated; with a 2% margin for element rounding.
     /// `leaders`: per size, a time to beat that is not among the candidates (the chosen plan's,
-    /// in a sweep).
+    /// in a sweep). `rates`: ideal rates (bytes/s) of candidates other than baselines, such as
+    /// capped forests, skipped the same way.
     public static func winners(_ candidates: [Plan], fabric: Fabric, collective: Collective, root: Rank?,
                                sizes: [Int], leaders: [Double]? = nil, costs: MessageCosts = .parallelEngines,
-                               rate: Double = 0) throws(SimulationError) -> [(bytes: Int, algorithm: String, seconds: [String: Double])] {
-        var ideal: [String: Double] = [:]
+                               rate: Double = 0, rates: [String: Double] = [:]) throws(SimulationError) -> [(bytes: Int, algorithm: String, seconds: [String: Double])] {
+        var ideal = rates
         for p in candidates {
             if let b = Baseline(rawValue: p.algorithm) { ideal[p.algorithm] = b.algbw(on: fabric, collective: collective, root: root ?? Rank(0)).doubleValue * 1e9 }
         }
@@ -61,13 +82,19 @@ public enum ScheduleBuilder {
     /// tree; the runtime cuts it again per call), the baseline plans, and size windows where a
     /// baseline is predicted faster than the forest, predicted with the message costs of the
     /// runtime that will run it. Only plans that win somewhere are kept.
-    public static func schedule(for s: Synthesis, fabric: Fabric, slices: Int, costs: MessageCosts = .parallelEngines) throws(SimulationError) -> Schedule {
+    /// `capped`: forests of the same collective with fewer trees per rank (`cappedForests`),
+    /// candidates named "forest-kK" beside the baselines.
+    public static func schedule(for s: Synthesis, fabric: Fabric, slices: Int, costs: MessageCosts = .parallelEngines,
+                                capped: [Synthesis] = []) throws(SimulationError) -> Schedule {
         guard ScheduleBuilder.slices.contains(slices) else {
             throw SimulationError(description: "\(slices) slices per tree: give \(ScheduleBuilder.slices.lowerBound) to \(ScheduleBuilder.slices.upperBound)")
         }
-        let candidates = [Lowering.plan(s, slices: slices)] + baselinePlans(fabric: fabric, collective: s.collective, root: s.root)
+        let forests = [s] + capped
+        let candidates = forests.map { Lowering.plan($0, slices: slices) } + baselinePlans(fabric: fabric, collective: s.collective, root: s.root)
+        var rates: [String: Double] = [:]
+        for f in capped { rates[f.planName] = f.achievedAlgbw.doubleValue * 1e9 }
         let results = try winners(candidates, fabric: fabric, collective: s.collective, root: s.root, sizes: windowSizes, costs: costs,
-                                  rate: s.achievedAlgbw.doubleValue * 1e9)
+                                  rate: s.achievedAlgbw.doubleValue * 1e9, rates: rates)
         var windows: [SizeWindow] = []
         for (i, r) in results.enumerated() where r.algorithm != "forest" {
             let lo = i == 0 ? 0 : r.bytes

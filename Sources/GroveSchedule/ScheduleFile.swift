@@ -93,7 +93,7 @@ public enum ScheduleFile {
         out += "  \"size_windows\": [" + s.windows.map {
             "{\"min_bytes\": \($0.minBytes), \"max_bytes\": \($0.maxBytes == Int.max ? "null" : "\($0.maxBytes)"), \"algorithm\": \(q($0.algorithm))}"
         }.joined(separator: ", ") + "],\n"
-        out += "  \"message_costs\": {\"latency_us\": \(s.costs.latencyMicroseconds), \"posting_us\": \(s.costs.postingMicroseconds), \"min_slice_bytes\": \(s.costs.minimumSliceBytes), \"min_slice_us\": \(s.costs.minimumSliceMicroseconds)},\n"
+        out += "  \"message_costs\": {\"latency_us\": \(s.costs.latencyMicroseconds), \"posting_us\": \(s.costs.postingMicroseconds), \"min_slice_bytes\": \(s.costs.minimumSliceBytes), \"min_slice_us\": \(s.costs.minimumSliceMicroseconds), \"slices_per_level\": \(s.costs.slicesPerLevel)},\n"
         if let forest { out += "  \"forest\": [\n" + forest.forests.map { ForestFile.phase($0, fabric: fabric) }.joined(separator: ",\n") + "\n  ],\n" }
         out += "  \"plans\": [\n"
         out += s.plans.map { plan in
@@ -224,6 +224,13 @@ public enum ScheduleFile {
                     guard (1...(1 << 30)).contains(costs.minimumSliceBytes) else { throw fail(m, "\"min_slice_bytes\" must be 1 to 2^30") }
                 }
                 if o["min_slice_us"] != nil { costs.minimumSliceMicroseconds = try micros("min_slice_us") }
+                // Files from before the field was written were sliced 16 per level.
+                if let m = o["slices_per_level"] {
+                    costs.slicesPerLevel = try int(m)
+                    guard (1...Pipelining.maximumSlices).contains(costs.slicesPerLevel) else {
+                        throw fail(m, "\"slices_per_level\" must be 1 to \(Pipelining.maximumSlices)")
+                    }
+                }
             }
             var plans: [Plan] = []
             for p in try array(field(d, "plans", in: node)) {

@@ -55,13 +55,19 @@ public struct MessageCosts: Sendable, Equatable {
     /// fabric each message still carries many times its fixed cost.
     public var minimumSliceBytes: Int
     public var minimumSliceMicroseconds: Double
+    /// Slices wanted per level of the plan's depth (`Pipelining`): the pipeline's fill is about
+    /// 1/this of the call. More slices are more messages; where each costs posting time (o > 0)
+    /// that buys little, where it costs only latency, which the pipeline hides, the floor alone
+    /// limits them.
+    public var slicesPerLevel: Int
 
     public init(latencyMicroseconds: Double, postingMicroseconds: Double, minimumSliceBytes: Int = 64 << 10,
-                minimumSliceMicroseconds: Double = 0) {
+                minimumSliceMicroseconds: Double = 0, slicesPerLevel: Int = 16) {
         self.latencyMicroseconds = latencyMicroseconds
         self.postingMicroseconds = postingMicroseconds
         self.minimumSliceBytes = minimumSliceBytes
         self.minimumSliceMicroseconds = minimumSliceMicroseconds
+        self.slicesPerLevel = slicesPerLevel
     }
 
     /// The floor on a tree's slice, in bytes, for a plan of `trees` trees at `rate` bytes/s.
@@ -71,8 +77,10 @@ public struct MessageCosts: Sendable, Equatable {
     }
 
     /// For fabrics whose runtime posts from many engines at once (a GPU's thread blocks, one per
-    /// tree or channel): no serial posting cost. The default of `grove synth` and `grove simulate`.
-    public static let parallelEngines = MessageCosts(latencyMicroseconds: 5, postingMicroseconds: 0)
+    /// tree or channel): no serial posting cost, so 32 slices per level (fill ≈ 3%), the 64 KiB
+    /// floor and the 128-slice cap decide the slicing. The default of `grove synth` and
+    /// `grove simulate`.
+    public static let parallelEngines = MessageCosts(latencyMicroseconds: 5, postingMicroseconds: 0, slicesPerLevel: 32)
     /// Grove's TCP runtime, one progress thread per rank: o fitted on 4 local ranks
     /// (Benchmarks/README.md, "Small messages"): a forest that sends 3 messages per phase took
     /// 53–59 µs longer per 1–4 KiB allreduce than recursive doubling, which sends 1. The slice

@@ -54,6 +54,23 @@ public struct Arborescence: Sendable, Equatable {
     }
 }
 
+/// How a forest capped at K tree units per root was found (`FixedKSearch`).
+public struct TreeCap: Sendable, Equatable {
+    public var treesPerRoot: Int
+    /// U*: each tree needs 1/U* capacity units on every link it crosses; the rate per root is
+    /// at least K/U* units.
+    public var scale: Rational
+    /// U_r ≤ U*: no forest of K trees per root beats K/U_r units per root. Equal to `scale`
+    /// unless switch ports had to be trimmed for edge splitting (`FixedKSearch`).
+    public var relaxedScale: Rational
+    /// K/U_r in GB/s per root: what no forest of K trees per root exceeds.
+    public var upperBoundPerRoot: Rational
+    public var maxFlowRuns: Int
+
+    /// Whether the forest's rate is the capped optimum (else it lies between the two scales').
+    public var isOptimal: Bool { scale == relaxedScale }
+}
+
 public enum TreeDirection: String, Sendable {
     /// Data leaves the root (broadcast, allgather).
     case outward
@@ -76,6 +93,9 @@ public struct Forest: Sendable {
     public var bound: OptimalRate
     /// Whether the greedy fast path built it (false: exact splitting and packing).
     public var builtGreedily: Bool
+    /// Set when the forest was built with fewer tree units per root than the bound needs
+    /// (`--trees-per-rank`): its rate is then below `bound`.
+    public var cap: TreeCap?
 
     public init(direction: TreeDirection, roots: [Rank], treesPerRoot: Int, trees: [Arborescence], bound: OptimalRate, builtGreedily: Bool) {
         self.direction = direction
@@ -158,6 +178,7 @@ public enum SynthesisError: Error, Sendable, CustomStringConvertible {
     case checkFailed(String)
     case engineFailed(String)
     case tooLarge(String)
+    case badTreeCap(Int)
 
     public var description: String {
         switch self {
@@ -168,6 +189,7 @@ public enum SynthesisError: Error, Sendable, CustomStringConvertible {
         case .checkFailed(let m): return "internal error: the forest failed its check (\(m)); please report this fabric"
         case .engineFailed(let m): return m
         case .tooLarge(let m): return m
+        case .badTreeCap(let k): return "trees per rank \(k): give at least 1"
         }
     }
 }
@@ -182,6 +204,13 @@ public struct Synthesis: Sendable {
     public var boundAlgbw: Rational
     public var achievedAlgbw: Rational
     public var maxFlowRuns: Int
+
+    /// The cap on tree units per root the forests were built with, when it bound them (their
+    /// rate is then below the bound; nil: the forests reach the bound).
+    public var treesPerRootCap: Int? { forests.compactMap { $0.cap?.treesPerRoot }.first }
+    /// With a cap: the rate no forest of that many trees per rank exceeds (`TreeCap`), in the
+    /// same units as `achievedAlgbw`; equal to it where the capped forest is optimal.
+    public var cappedUpperBound: Rational?
 }
 
 /// How forests are built. Both give forests that reach the bound; `automatic` tries the greedy
@@ -197,20 +226,25 @@ public enum Synthesizer {
     public typealias RateEngine = @Sendable (IntegerFabric, [Rank]) throws -> OptimalRate
 
     /// Synthesizes the throughput-optimal forest(s) for a collective. The forests are checked
-    /// before they are returned; `achievedAlgbw == boundAlgbw` holds for every result.
+    /// before they are returned; `achievedAlgbw == boundAlgbw` holds for every result built
+    /// without `treesPerRoot`. With it, every root gets at most that many tree units (distinct
+    /// trees) and the rate is the best such a forest reaches (`FixedKSearch`), at most the bound.
     /// A different `engine` yields the same forests only if it finds the same rate: a wrong rate
     /// makes switch removal or the forest check fail.
     public static func synthesize(_ fabric: Fabric, collective: Collective, root: Rank? = nil,
                                   engine: RateEngine? = nil, construction: Construction = .automatic,
+                                  treesPerRoot: Int? = nil,
                                   progress: ((String) -> Void)? = nil) throws(SynthesisError) -> Synthesis {
         let n = fabric.rankCount
         guard n > 1 else { throw .singleRank }
+        if let cap = treesPerRoot, cap < 1 { throw .badTreeCap(cap) }
         try IntegerFabric.checkHeadroom(fabric)
         let r = root ?? Rank(0)
         guard r.rawValue >= 0 && r.rawValue < n else { throw .badRoot(r.rawValue, ranks: n) }
         func phase(_ direction: TreeDirection, roots: [Rank]) throws(SynthesisError) -> (Forest, Rational) {
             let f = direction == .outward ? fabric : fabric.transposed()
-            var forest = try broadcastForest(f, roots: roots, engine: engine, construction: construction, progress: progress)
+            var forest = try broadcastForest(f, roots: roots, engine: engine, construction: construction,
+                                             treesPerRoot: treesPerRoot, progress: progress)
             if direction == .inward { forest = forest.reversed() }
             let achieved: Rational
             do { achieved = try forest.check(on: fabric) } catch { throw .checkFailed(error.description) }
@@ -224,7 +258,7 @@ public enum Synthesizer {
             let count = Rational(roots.count)
             return Synthesis(collective: collective, root: collective.needsRoot ? r : nil, forests: [forest],
                              boundAlgbw: forest.bound.perRoot * count, achievedAlgbw: achieved * count,
-                             maxFlowRuns: forest.bound.maxFlowRuns)
+                             maxFlowRuns: forest.bound.maxFlowRuns, cappedUpperBound: forest.cap.map { $0.upperBoundPerRoot * count })
         case .allreduce:
             let (rs, rsRate) = try phase(.inward, roots: all)
             let (ag, agRate) = try phase(.outward, roots: all)
@@ -238,16 +272,19 @@ public enum Synthesizer {
                 }
                 return algbw
             }
+            var upper: Rational?
+            if let a = rs.cap, let b = ag.cap { upper = try combine(a.upperBoundPerRoot, b.upperBoundPerRoot) }
             return Synthesis(collective: .allreduce, root: nil, forests: [rs, ag],
                              boundAlgbw: try combine(rs.bound.perRoot, ag.bound.perRoot),
                              achievedAlgbw: try combine(rsRate, agRate),
-                             maxFlowRuns: rs.bound.maxFlowRuns + ag.bound.maxFlowRuns)
+                             maxFlowRuns: rs.bound.maxFlowRuns + ag.bound.maxFlowRuns,
+                             cappedUpperBound: upper)
         }
     }
 
     /// Rate search, switch removal and tree packing for the out-trees of `roots` on `fabric`.
     static func broadcastForest(_ fabric: Fabric, roots: [Rank], engine: RateEngine?, construction: Construction,
-                                progress: ((String) -> Void)?) throws(SynthesisError) -> Forest {
+                                treesPerRoot: Int? = nil, progress: ((String) -> Void)?) throws(SynthesisError) -> Forest {
         let integer = IntegerFabric(fabric)
         let rate: OptimalRate
         if let engine {
@@ -262,11 +299,17 @@ public enum Synthesizer {
         // since G divides Q·g and g divides c. Both stay below the headroom checked on entry.
         let g = integer.capacities.reduce(0, Rational.gcd)
         let G = Rational.gcd(p, q * g)
-        let k = p / G
+        var k = p / G
+        var units = integer.capacities.map { $0 * q / G }
+        var capped: FixedKSearch.Result?
+        if let cap = treesPerRoot, cap < k {
+            // Fewer tree units than the optimum needs: the best rate with exactly `cap`.
+            let found = FixedKSearch.search(integer, roots: roots, k: cap, optimum: rate.perRootUnits, progress: progress)
+            (k, units, capped) = (cap, found.capacities, found)
+        }
         var original = RoutedGraph(vertexCount: fabric.vertexCount)
         for (i, l) in fabric.links.enumerated() {
-            let units = integer.capacities[i] * q / G
-            original.add(l.from.rawValue, l.to.rawValue, [Route(switches: [], amount: units)])
+            original.add(l.from.rawValue, l.to.rawValue, [Route(switches: [], amount: units[i])])
         }
         var graph = original
         var fast: [TreePacker.Partial]?
@@ -309,12 +352,52 @@ public enum Synthesizer {
                 throw .packingFailed(root: error.root)
             }
         }
-        let trees = partials.map { t in
+        var packed = partials
+        if capped != nil {
+            packed = shallowest(partials, graph: graph, fabric: fabric, roots: roots, k: k,
+                                restarts: fast == nil && fabric.rankCount <= 64 ? 16 : 0)
+        }
+        let trees = packed.map { t in
             Arborescence(root: Rank(t.root), multiplicity: t.multiplicity, arcs: t.arcs.map { a in
                 TreeArc(from: Rank(a.from), to: Rank(a.to), routes: graph.take(a.from, a.to, t.multiplicity))
             })
         }
-        return Forest(direction: .outward, roots: roots, treesPerRoot: k, trees: trees, bound: rate, builtGreedily: fast != nil)
+        var forest = Forest(direction: .outward, roots: roots, treesPerRoot: k, trees: trees, bound: rate, builtGreedily: fast != nil)
+        if let capped {
+            forest.cap = TreeCap(treesPerRoot: k, scale: capped.scale, relaxedScale: capped.relaxedScale,
+                                 upperBoundPerRoot: Rational(k) / capped.relaxedScale / Rational(integer.scale), maxFlowRuns: capped.maxFlowRuns)
+        }
+        return forest
+    }
+}
+
+extension Synthesizer {
+    /// A capped forest's trees, as shallow as parent exchanges and a few repackings make them.
+    ///
+    /// With at most K units per root every tree can have multiplicity one, so any two trees may
+    /// exchange parents (`ParentExchange`); identical trees of one root are joined again after.
+    /// Packing is greedy, so the trees packed last are the deep ones; `restarts` more packings
+    /// of the same split graph, roots and arcs in seeded shuffled orders, each exchanged in
+    /// turn, and the forest with the least (deepest tree, sum of squared depths) is kept. Every
+    /// candidate uses the same capacities, so the rate is the same. Deterministic.
+    static func shallowest(_ partials: [TreePacker.Partial], graph: RoutedGraph, fabric: Fabric, roots: [Rank], k: Int,
+                           restarts: Int) -> [TreePacker.Partial] {
+        let n = fabric.rankCount
+        func improved(_ trees: [TreePacker.Partial]) -> (trees: [TreePacker.Partial], score: (Int, Int)) {
+            var units = trees.flatMap { t in
+                Array(repeating: TreePacker.Partial(root: t.root, multiplicity: 1, inTree: t.inTree, order: t.order, arcs: t.arcs), count: t.multiplicity)
+            }
+            ParentExchange.shallower(&units, rankCount: n, capacity: graph.capacity)
+            let depths = units.map { ParentExchange.depth(of: $0, rankCount: n) }
+            return (ParentExchange.merged(units), (depths.max() ?? 0, depths.reduce(0) { $0 + $1 * $1 }))
+        }
+        var best = improved(partials)
+        for seed in 0..<UInt64(max(restarts, 0)) {
+            guard let again = try? TreePacker.pack(capacity: graph.capacity, rankCount: n, roots: roots, k: k, seed: seed + 1, progress: nil) else { continue }
+            let candidate = improved(again)
+            if candidate.score < best.score { best = candidate }
+        }
+        return best.trees
     }
 }
 

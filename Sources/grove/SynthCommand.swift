@@ -46,6 +46,8 @@ struct Synth: ParsableCommand {
     var engine: Engine = .flow
     @Flag(help: "Build the forest with exact edge splitting and tree packing only, skipping the greedy fast path (slower; same rate).")
     var exact = false
+    @Option(help: ArgumentHelp("At most K trees per rank (ForestColl's fixed K): the best rate with K tree units per root, printed beside the unbounded optimum. Fewer trees: fewer, larger messages.", valueName: "K"))
+    var treesPerRank: Int?
     @Flag(help: "Also evaluate ring and double-binary-tree baselines on the same fabric.") var compare = false
     @Option(name: .shortAndLong, help: "Write the schedule (forest, per-rank programs, size windows) as versioned JSON to this file.") var output: String?
     @Flag(help: "Print one JSON object on standard output instead of the summary.") var json = false
@@ -57,7 +59,13 @@ struct Synth: ParsableCommand {
     }
 
     func execute() throws {
-            if let all { return try synthesizeAll(all) }
+            if let k = treesPerRank, k < 1 { throw UserError("--trees-per-rank \(k): give 1 or more trees per rank") }
+            if let all {
+                guard treesPerRank == nil else {
+                    throw UserError("--trees-per-rank applies to one topology; with --all, forests of 1–3 trees per rank already compete in every schedule's size windows")
+                }
+                return try synthesizeAll(all)
+            }
             guard let topology else { throw UserError("give a topology file, or --all FOLDER -o FOLDER") }
             guard ScheduleBuilder.slices.contains(slices) else { throw UserError("--slices \(slices): give 1 to \(ScheduleBuilder.slices.upperBound)") }
             let parsed = try loadTopology(topology)
@@ -71,7 +79,8 @@ struct Synth: ParsableCommand {
             let result: Synthesis
             do {
                 result = try Synthesizer.synthesize(fabric, collective: collective, root: rootRank, engine: engineFunction,
-                                                    construction: exact ? .exact : .automatic, progress: { progress.report($0) })
+                                                    construction: exact ? .exact : .automatic, treesPerRoot: treesPerRank,
+                                                    progress: { progress.report($0) })
             } catch {
                 throw UserError("\(topology): \(error)")
             }
@@ -80,7 +89,14 @@ struct Synth: ParsableCommand {
             var baselineModel = ""
             if compare { (baselines, baselineModel) = try evaluateBaselines(fabric, root: rootRank ?? Rank(0)) }
             if let output {
-                let schedule = try ScheduleBuilder.schedule(for: result, fabric: fabric, slices: slices, costs: runtime.costs)
+                // With no cap given, forests of 1–3 trees per rank compete in the size windows.
+                var capped: [Synthesis] = []
+                if treesPerRank == nil {
+                    do { capped = try ScheduleBuilder.cappedForests(for: result, fabric: fabric, progress: { progress.report($0) }) } catch {
+                        throw UserError("\(topology): \(error)")
+                    }
+                }
+                let schedule = try ScheduleBuilder.schedule(for: result, fabric: fabric, slices: slices, costs: runtime.costs, capped: capped)
                 try writeOutput(ScheduleFile.write(schedule, forest: result, fabric: fabric), to: output)
             }
             if json {
@@ -119,8 +135,12 @@ struct Synth: ParsableCommand {
             let fabric = try loadFabric("\(folder)/\(file)")
             for c in [Collective.allgather, .reduceScatter, .allreduce] {
                 let result: Synthesis
-                do { result = try Synthesizer.synthesize(fabric, collective: c) } catch { throw UserError("\(folder)/\(file): \(error)") }
-                let schedule = try ScheduleBuilder.schedule(for: result, fabric: fabric, slices: slices, costs: runtime.costs)
+                let capped: [Synthesis]
+                do {
+                    result = try Synthesizer.synthesize(fabric, collective: c)
+                    capped = try ScheduleBuilder.cappedForests(for: result, fabric: fabric)
+                } catch { throw UserError("\(folder)/\(file): \(error)") }
+                let schedule = try ScheduleBuilder.schedule(for: result, fabric: fabric, slices: slices, costs: runtime.costs, capped: capped)
                 let path = "\(output)/\(file.dropLast(5)).\(c.rawValue).json"
                 try writeOutput(ScheduleFile.write(schedule, forest: result, fabric: fabric), to: path)
                 Console.note("wrote \(path): \(schedule.plans.map(\.algorithm).joined(separator: ", ")), windows \(schedule.windows.map { "\($0.algorithm) [\($0.minBytes), \($0.maxBytes == Int.max ? "∞" : String($0.maxBytes)))" }.joined(separator: " "))")
@@ -146,11 +166,21 @@ struct Synth: ParsableCommand {
         let trees = s.forests.reduce(0) { $0 + $1.trees.count }
         print("fabric      \(fabric.name): \(fabric.rankCount) ranks, \(fabric.switchCount) switches")
         print("collective  \(s.collective.rawValue)" + (s.root.map { " from root \($0) (\(fabric.name(of: $0.vertex)))" } ?? ""))
-        print("algbw       \(gbps(s.achievedAlgbw)) GB/s achieved by the forest = bound \(gbps(s.boundAlgbw)) GB/s (exact: \(s.achievedAlgbw))")
+        if let cap = s.treesPerRootCap {
+            let loss = 100 * (1 - s.achievedAlgbw.doubleValue / s.boundAlgbw.doubleValue)
+            print("algbw       \(gbps(s.achievedAlgbw)) GB/s with at most \(cap) tree\(cap == 1 ? "" : "s") per rank (exact: \(s.achievedAlgbw)), "
+                  + "unbounded optimum \(gbps(s.boundAlgbw)) GB/s: " + String(format: "%.2f%% lower", loss))
+            if let upper = s.cappedUpperBound, upper > s.achievedAlgbw {
+                print("            (switch ports trimmed for splitting: the best \(cap)-tree forest lies between this and \(gbps(upper)) GB/s)")
+            }
+        } else {
+            print("algbw       \(gbps(s.achievedAlgbw)) GB/s achieved by the forest = bound \(gbps(s.boundAlgbw)) GB/s (exact: \(s.achievedAlgbw))")
+        }
         print("busbw       \(gbps(busbw)) GB/s")
         for (i, f) in s.forests.enumerated() {
             let label = s.forests.count > 1 ? (i == 0 ? "reduce-scatter phase" : "allgather phase") : "forest"
-            print("\(label): \(f.trees.count) trees, multiplicities summing to \(f.treesPerRoot) per root, \(gbps(f.bound.perRoot)) GB/s per root")
+            print("\(label): \(f.trees.count) trees, multiplicities summing to \(f.treesPerRoot) per root, "
+                  + (f.cap == nil ? "\(gbps(f.bound.perRoot)) GB/s per root" : "\(gbps(f.bound.perRoot)) GB/s per root unbounded"))
             print("  tree depth: " + f.depthHistogram.map { "\($0.trees) of depth \($0.depth)" }.joined(separator: ", ")
                   + (f.builtGreedily ? " (greedy construction)" : " (exact construction)"))
             if !f.bound.bottleneck.isEmpty {
@@ -191,6 +221,7 @@ struct Synth: ParsableCommand {
             "\"bound_algbw_exact\": \(q(s.boundAlgbw.description))",
             "\"busbw\": \((s.achievedAlgbw * s.collective.busFactor(ranks: fabric.rankCount)).doubleValue)",
             "\"trees_per_rank\": \(s.forests.map(\.treesPerRoot).max() ?? 0)",
+            "\"trees_per_rank_cap\": \(s.treesPerRootCap.map(String.init) ?? "null")",
             "\"trees\": \(s.forests.reduce(0) { $0 + $1.trees.count })",
             "\"tree_depths\": [" + s.forests.map { f in "{" + f.depthHistogram.map { "\"\($0.depth)\": \($0.trees)" }.joined(separator: ", ") + "}" }.joined(separator: ", ") + "]",
             "\"engine\": \(q(engine.rawValue))",

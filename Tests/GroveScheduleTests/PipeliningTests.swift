@@ -30,8 +30,8 @@ import GroveTopology
         #expect(chain.maxDepth == 5)
         #expect(flat.maxDepth == 1)
         #expect(Pipelining.slices(for: flat, bytes: 1 << 30) == 1, "a one-hop tree has nothing to fill")
-        #expect(Pipelining.slices(for: chain, bytes: 1 << 30) == Pipelining.slicesPerLevel * (chain.maxDepth - 1),
-                "a chain of 5 arcs gets 16 slices per level it fills")
+        #expect(Pipelining.slices(for: chain, bytes: 1 << 30) == MessageCosts.parallelEngines.slicesPerLevel * (chain.maxDepth - 1),
+                "a chain of 5 arcs gets the engines' slices per level for each level it fills")
     }
 
     @Test(arguments: Collective.allCases)

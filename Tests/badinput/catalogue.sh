@@ -246,6 +246,10 @@ run synth-root-out-of-range     bad "--root 7"                           "$G" sy
 run synth-slices-int-max        bad "--slices"                          "$G" synth "$fx/ring2.json" -c allreduce --slices 9223372036854775807 -o "$T/x.json"
 BOUND=10 \
 run synth-slices-billion        bad "--slices"                          "$G" synth "$fx/ring2.json" -c allreduce --slices 1000000000 -o "$T/x.json"
+run synth-trees-per-rank-zero  bad "--trees-per-rank 0"              "$G" synth "$fx/ring2.json" -c allreduce --trees-per-rank 0
+run synth-trees-per-rank-all   bad "--trees-per-rank.*--all"           "$G" synth --all "$tp" -o "$T/all" --trees-per-rank 1
+BOUND=10 \
+run synth-trees-per-rank-huge  good ""                                 "$G" synth "$fx/ring2.json" -c allreduce --trees-per-rank 9223372036854775807
 
 # ---------------------------------------------------------------------------------------------
 # Schedule files (mutations of a valid 2-rank allreduce schedule, see mutate_schedule.py).
