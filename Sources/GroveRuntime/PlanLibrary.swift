@@ -165,7 +165,7 @@ public final class PlanLibrary: @unchecked Sendable {
         if let s = synthesized[key] { return s }
         do {
             let synthesis = try Synthesizer.synthesize(fabric, collective: collective, root: collective.needsRoot ? Rank(root) : nil)
-            let capped = try ScheduleBuilder.cappedForests(for: synthesis, fabric: fabric)
+            let capped = ScheduleBuilder.cappedForests(for: synthesis, fabric: fabric)
             let s = try ScheduleBuilder.schedule(for: synthesis, fabric: fabric, slices: 4, costs: .tcp, capped: capped)
             synthesized[key] = s
             return s

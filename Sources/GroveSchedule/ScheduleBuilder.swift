@@ -20,13 +20,15 @@ public enum ScheduleBuilder {
     /// each kept only if its rate beats every smaller K's: fewer trees mean fewer, larger
     /// messages and shallower pipelines, so one of them can be faster than the optimal forest
     /// at sizes where its many trees cannot fill.
+    /// They are optional: a cap whose forest cannot be built (an internal error) is left out,
+    /// and the optimal forest's schedule stands without it.
     public static func cappedForests(for s: Synthesis, fabric: Fabric, caps: [Int] = treeCaps,
-                                     progress: ((String) -> Void)? = nil) throws(SynthesisError) -> [Synthesis] {
+                                     progress: ((String) -> Void)? = nil) -> [Synthesis] {
         let units = s.forests.map(\.treesPerRoot).min() ?? 1
         var kept: [Synthesis] = []
         for k in caps.sorted() where k < units {
-            let c = try Synthesizer.synthesize(fabric, collective: s.collective, root: s.root, treesPerRoot: k, progress: progress)
-            guard c.treesPerRootCap != nil, kept.allSatisfy({ $0.achievedAlgbw < c.achievedAlgbw }) else { continue }
+            guard let c = try? Synthesizer.synthesize(fabric, collective: s.collective, root: s.root, treesPerRoot: k, progress: progress),
+                  c.treesPerRootCap != nil, kept.allSatisfy({ $0.achievedAlgbw < c.achievedAlgbw }) else { continue }
             kept.append(c)
         }
         return kept
@@ -96,14 +98,14 @@ public enum ScheduleBuilder {
         let results = try winners(candidates, fabric: fabric, collective: s.collective, root: s.root, sizes: windowSizes, costs: costs,
                                   rate: s.achievedAlgbw.doubleValue * 1e9, rates: rates)
         var windows: [SizeWindow] = []
-        for (i, r) in results.enumerated() where r.algorithm != "forest" {
+        for (i, r) in results.enumerated() where r.algorithm != s.planName {
             let lo = i == 0 ? 0 : r.bytes
             let hi = i + 1 < results.count ? results[i + 1].bytes : Int.max
             if let last = windows.last, last.algorithm == r.algorithm, last.maxBytes == lo { windows[windows.count - 1].maxBytes = hi } else {
                 windows.append(SizeWindow(minBytes: lo, maxBytes: hi, algorithm: r.algorithm))
             }
         }
-        let used = Set(windows.map(\.algorithm)).union(["forest"])
+        let used = Set(windows.map(\.algorithm)).union([s.planName])
         return Schedule(fabricName: fabric.name, fabricHash: fabric.hash, collective: s.collective, root: s.root,
                         boundAlgbw: s.boundAlgbw, algbw: s.achievedAlgbw, plans: candidates.filter { used.contains($0.algorithm) }, windows: windows, costs: costs)
     }

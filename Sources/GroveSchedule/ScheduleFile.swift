@@ -208,7 +208,9 @@ public enum ScheduleFile {
                 if case .null = maxNode.value {} else { maxBytes = try int(maxNode) }
                 windows.append(SizeWindow(minBytes: try int(field(o, "min_bytes", in: w)), maxBytes: maxBytes, algorithm: try string(field(o, "algorithm", in: w))))
             }
+            // Files from before message costs were recorded: engines, sliced 16 per level.
             var costs = MessageCosts.parallelEngines
+            costs.slicesPerLevel = 16
             if let c = d["message_costs"] {
                 let o = try object(c)
                 func micros(_ key: String) throws(ScheduleFileError) -> Double {

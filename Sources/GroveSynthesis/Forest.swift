@@ -353,7 +353,8 @@ public enum Synthesizer {
             }
         }
         var packed = partials
-        if capped != nil {
+        // Exchanges cost O(trees² · N²) a sweep: only for forests of up to 256 unit trees.
+        if capped != nil && roots.count * k <= 256 {
             packed = shallowest(partials, graph: graph, fabric: fabric, roots: roots, k: k,
                                 restarts: fast == nil && fabric.rankCount <= 64 ? 16 : 0)
         }

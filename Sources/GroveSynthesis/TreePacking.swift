@@ -166,7 +166,8 @@ enum ParentExchange {
                 let l1 = levels(parent[t1], root: trees[t1].root)
                 for v in (0..<n).sorted(by: { l1[$0] > l1[$1] }) where v != trees[t1].root {
                     // Re-hanging v onto an arc with room for this tree changes only T₁.
-                    for (u, room) in spare[v] where room >= trees[t1].multiplicity && u != parent[t1][v] && l1[u] + 1 < l1[v] {
+                    // Sorted: the result must not depend on the dictionary's per-process order.
+                    for u in spare[v].keys.sorted() where spare[v][u]! >= trees[t1].multiplicity && u != parent[t1][v] && l1[u] + 1 < l1[v] {
                         if below(u, v, in: parent[t1], root: trees[t1].root) { continue }
                         let old = parent[t1][v]
                         parent[t1][v] = u

@@ -92,9 +92,7 @@ struct Synth: ParsableCommand {
                 // With no cap given, forests of 1–3 trees per rank compete in the size windows.
                 var capped: [Synthesis] = []
                 if treesPerRank == nil {
-                    do { capped = try ScheduleBuilder.cappedForests(for: result, fabric: fabric, progress: { progress.report($0) }) } catch {
-                        throw UserError("\(topology): \(error)")
-                    }
+                    capped = ScheduleBuilder.cappedForests(for: result, fabric: fabric, progress: { progress.report($0) })
                 }
                 let schedule = try ScheduleBuilder.schedule(for: result, fabric: fabric, slices: slices, costs: runtime.costs, capped: capped)
                 try writeOutput(ScheduleFile.write(schedule, forest: result, fabric: fabric), to: output)
@@ -135,11 +133,8 @@ struct Synth: ParsableCommand {
             let fabric = try loadFabric("\(folder)/\(file)")
             for c in [Collective.allgather, .reduceScatter, .allreduce] {
                 let result: Synthesis
-                let capped: [Synthesis]
-                do {
-                    result = try Synthesizer.synthesize(fabric, collective: c)
-                    capped = try ScheduleBuilder.cappedForests(for: result, fabric: fabric)
-                } catch { throw UserError("\(folder)/\(file): \(error)") }
+                do { result = try Synthesizer.synthesize(fabric, collective: c) } catch { throw UserError("\(folder)/\(file): \(error)") }
+                let capped = ScheduleBuilder.cappedForests(for: result, fabric: fabric)
                 let schedule = try ScheduleBuilder.schedule(for: result, fabric: fabric, slices: slices, costs: runtime.costs, capped: capped)
                 let path = "\(output)/\(file.dropLast(5)).\(c.rawValue).json"
                 try writeOutput(ScheduleFile.write(schedule, forest: result, fabric: fabric), to: path)
