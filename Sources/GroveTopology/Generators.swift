@@ -130,4 +130,44 @@ public enum FabricGenerator {
         return try b.build("cloud-hetero-\(nics.count)x\(gpusPerHost)",
             "heterogeneous cloud cluster: \(nics.count) hosts of \(gpusPerHost) GPUs on a PCIe switch (\(local.decimalString) GB/s per GPU, PCIe 4.0 x16), host NICs of \(speeds) GB/s (100/200/400 Gb/s instance types) into one top-of-rack switch")
     }
+
+    /// A heterogeneous cloud cluster in two switch tiers: `hosts` hosts, host h with
+    /// `ranksPerHost[h mod count]` ranks on a PCIe switch (`local` GB/s per rank) and a NIC of
+    /// `nics[h mod count]` GB/s into its top-of-rack switch; `hostsPerTor` hosts per ToR; every
+    /// ToR with one uplink to each of `spines` spine switches, together carrying the ToR's NIC
+    /// total divided by `oversubscription` (1: non-blocking; 3: 3:1). With one ToR there is no
+    /// spine tier. Lists cycle independently, so lists of coprime lengths mix every combination.
+    public static func cloudCluster(hosts: Int, ranksPerHost: [Int], nics: [Rational], local: Rational,
+                                    hostsPerTor: Int, spines: Int, oversubscription: Rational) throws(TopologyError) -> Fabric {
+        precondition(hosts >= 1 && !ranksPerHost.isEmpty && !nics.isEmpty && hostsPerTor >= 1 && spines >= 1 && oversubscription > .zero)
+        var b = Builder()
+        let tors = (hosts + hostsPerTor - 1) / hostsPerTor
+        if tors > 1 { b.switches += (0..<spines).map { "spine\($0)" } }
+        for t in 0..<tors {
+            let tor = "tor\(t)"
+            b.switches.append(tor)
+            var down = Rational.zero
+            for h in t * hostsPerTor ..< min(hosts, (t + 1) * hostsPerTor) {
+                let pcie = "h\(h).pcie"
+                b.switches.append(pcie)
+                for g in 0..<ranksPerHost[h % ranksPerHost.count] { b.ranks.append("h\(h).gpu\(g)"); b.both("h\(h).gpu\(g)", pcie, local) }
+                let nic = nics[h % nics.count]
+                b.both(pcie, tor, nic)
+                down = down + nic
+            }
+            if tors > 1 {
+                // To 1 MB/s, down: a file states it exactly, and exact synthesis stays in 64 bits.
+                let share = down / (oversubscription * Rational(spines))
+                let milli = share * Rational(1000)
+                let uplink = Rational(max(1, milli.numerator / milli.denominator), 1000)
+                for sp in 0..<spines { b.both(tor, "spine\(sp)", uplink) }
+            }
+        }
+        let speeds = nics.map(\.decimalString).joined(separator: ", ")
+        let counts = ranksPerHost.map(String.init).joined(separator: ", ")
+        return try b.build("cloud-\(hosts)h-\(b.ranks.count)r",
+            "heterogeneous cloud cluster: \(hosts) hosts of \(counts) ranks in turn on a PCIe switch (\(local.decimalString) GB/s per rank), "
+            + "host NICs of \(speeds) GB/s in turn; \(hostsPerTor) hosts per top-of-rack switch"
+            + (tors > 1 ? ", each ToR with one uplink to each of \(spines) spines, \(oversubscription.decimalString):1 oversubscribed" : ""))
+    }
 }

@@ -29,7 +29,15 @@ extension Topo {
               ring, biring, star          --ranks --bandwidth
               torus                       --rows --cols --bandwidth
               leaf-spine                  --leaves --hosts-per-leaf --spines --bandwidth --uplink
-              cloud                       --nics --gpus-per-host --local
+              cloud                       --nics --gpus-per-host --local; for a cluster of ToR and
+                                          spine tiers add --hosts (NICs and --ranks-per-host are
+                                          then taken in turn per host) --hosts-per-tor --spines
+                                          --oversubscription
+
+            Example, 1500 ranks on hosts of 1, 2, 4 and 8 GPUs with 100/200/400 Gb/s NICs, 16 hosts
+            per ToR, 4 spines, 3:1 oversubscribed:
+              grove topo generate cloud --hosts 400 --ranks-per-host 1,2,4,8 --nics 12.5,25,50 \\
+                --hosts-per-tor 16 --spines 4 --oversubscription 3 -o cloud-1500.json
             """
         )
         @Argument(help: "dgx-a100 | dgx-h100 | mi250 | ring | biring | star | torus | leaf-spine | cloud")
@@ -41,10 +49,14 @@ extension Topo {
         @Option(help: "Torus columns.") var cols = 4
         @Option(help: "Leaf switches (leaf-spine).") var leaves = 4
         @Option(help: "Ranks per leaf (leaf-spine).") var hostsPerLeaf = 4
-        @Option(help: "Spine switches (leaf-spine).") var spines = 2
+        @Option(help: "Spine switches (leaf-spine, cloud cluster).") var spines = 2
         @Option(help: "Leaf-to-spine uplink bandwidth, GB/s (leaf-spine).") var uplink = "25"
         @Option(help: "Comma-separated host NIC bandwidths, GB/s (cloud).") var nics = "12.5,25,25,50"
         @Option(help: "GPUs per host (cloud).") var gpusPerHost = 2
+        @Option(help: "Hosts (cloud cluster; NIC bandwidths and rank counts cycle over them).") var hosts: Int?
+        @Option(help: "Comma-separated ranks per host, taken in turn (cloud cluster; default --gpus-per-host).") var ranksPerHost: String?
+        @Option(help: "Hosts per top-of-rack switch (cloud cluster; default all on one).") var hostsPerTor: Int?
+        @Option(help: "ToR uplink total : host NIC total under it, as N for N:1 (cloud cluster).") var oversubscription = "1"
         @Option(help: "GPU-to-host-switch bandwidth, GB/s (cloud).") var local = "32"
         @Option(name: .shortAndLong, help: "Output file (default: standard output).") var output: String?
 
@@ -80,7 +92,21 @@ extension Topo {
                     case "cloud":
                         let speeds = try nics.split(separator: ",").map { try number(String($0), "nics") }
                         guard !speeds.isEmpty else { throw UserError("--nics: give at least one bandwidth") }
-                        fabric = try FabricGenerator.cloud(nics: speeds, gpusPerHost: count(gpusPerHost, "gpus-per-host", min: 1), local: number(local, "local"))
+                        if hosts == nil && ranksPerHost == nil && hostsPerTor == nil {
+                            fabric = try FabricGenerator.cloud(nics: speeds, gpusPerHost: count(gpusPerHost, "gpus-per-host", min: 1), local: number(local, "local"))
+                            break
+                        }
+                        let counts = try (ranksPerHost ?? "\(gpusPerHost)").split(separator: ",").map { text in
+                            guard let n = Int(text), (1...1024).contains(n) else { throw UserError("--ranks-per-host: '\(text)' is not a rank count from 1 to 1024") }
+                            return n
+                        }
+                        guard !counts.isEmpty else { throw UserError("--ranks-per-host: give at least one rank count") }
+                        let h = try count(hosts ?? speeds.count, "hosts", min: 1)
+                        guard h <= 1 << 16 else { throw UserError("--hosts \(h): at most 65536") }
+                        let ratio = try number(oversubscription, "oversubscription")
+                        fabric = try FabricGenerator.cloudCluster(hosts: h, ranksPerHost: counts, nics: speeds, local: number(local, "local"),
+                                                                  hostsPerTor: count(hostsPerTor ?? h, "hosts-per-tor", min: 1),
+                                                                  spines: count(spines, "spines", min: 1), oversubscription: ratio)
                     default:
                         throw UserError("unknown fabric kind '\(kind)'; see `grove topo generate --help` for the kinds")
                     }

@@ -134,12 +134,39 @@ func fabricText(ranks: [String] = ["a", "b"], switches: [String] = [], links: [S
             FabricGenerator.ring(ranks: 5, bandwidth: Rational(25, 2), bidirectional: false),
             FabricGenerator.leafSpine(leaves: 3, hostsPerLeaf: 2, spines: 2, nic: Rational(25), uplink: Rational(10)),
             FabricGenerator.cloud(nics: [Rational(25, 2), Rational(50)], gpusPerHost: 2, local: Rational(32)),
+            FabricGenerator.cloudCluster(hosts: 7, ranksPerHost: [1, 2, 4], nics: [Rational(5, 4), Rational(25)], local: Rational(32),
+                                         hostsPerTor: 3, spines: 2, oversubscription: Rational(3)),
         ]
         for f in fabrics {
             let again = try TopologyFile.parse(TopologyFile.write(f)).fabric
             #expect(again == f, "\(f.name) changed in a write/read round trip")
             #expect(again.hash == f.hash)
         }
+    }
+
+    /// The two-tier cloud cluster: host h takes the lists' entries in turn, every ToR's uplinks
+    /// carry its hosts' NIC total over the oversubscription (to 1 MB/s, down), and one ToR has no
+    /// spine tier.
+    @Test func cloudClusterTiers() throws {
+        let nics = [Rational(5, 4), Rational(25), Rational(50)]
+        let f = try FabricGenerator.cloudCluster(hosts: 10, ranksPerHost: [1, 2, 4, 8], nics: nics, local: Rational(32),
+                                                 hostsPerTor: 4, spines: 3, oversubscription: Rational(3))
+        #expect(f.rankCount == (0..<10).reduce(0) { $0 + [1, 2, 4, 8][$1 % 4] })
+        #expect(f.name == "cloud-10h-\(f.rankCount)r")
+        func vertex(_ name: String) -> VertexID { VertexID(f.vertexNames.firstIndex(of: name)!) }
+        func bandwidth(_ a: String, _ b: String) -> Rational {
+            f.links.filter { $0.from == vertex(a) && $0.to == vertex(b) }.reduce(Rational.zero) { $0 + $1.bandwidth.gigabytesPerSecond }
+        }
+        #expect(bandwidth("h5.pcie", "tor1") == nics[5 % 3])
+        for t in 0..<3 {
+            let down = (t * 4 ..< min(10, t * 4 + 4)).reduce(Rational.zero) { $0 + nics[$1 % 3] }
+            let up = (0..<3).reduce(Rational.zero) { $0 + bandwidth("tor\(t)", "spine\($1)") }
+            #expect(up <= down / Rational(3) && up > down / Rational(3) - Rational(3, 1000), "tor\(t): \(up) up for \(down) down")
+        }
+        let single = try FabricGenerator.cloudCluster(hosts: 3, ranksPerHost: [2], nics: nics, local: Rational(32),
+                                                      hostsPerTor: 8, spines: 2, oversubscription: Rational(1))
+        #expect(!single.vertexNames.contains("spine0"))
+        #expect(single.rankCount == 6)
     }
 
     @Test func mi250GcdsHaveSevenLinks() {
