@@ -25,19 +25,22 @@ extension Topo {
             abstract: "Write a standard fabric as Grove JSON.",
             discussion: """
             Kinds and the options they use:
-              dgx-a100, dgx-h100, mi250   --boxes
-              ring, biring, star          --ranks --bandwidth
-              torus                       --rows --cols --bandwidth
-              leaf-spine                  --leaves --hosts-per-leaf --spines --bandwidth --uplink
-              cloud                       --nics --gpus-per-host --local; for a cluster of ToR and
-                                          spine tiers add --hosts (NICs and --ranks-per-host are
-                                          then taken in turn per host) --hosts-per-tor --spines
-                                          --oversubscription
+              dgx-a100, dgx-h100, mi250  --boxes
+              ring, biring, star         --ranks --bandwidth
+              torus                      --rows --cols --bandwidth
+              leaf-spine                 --leaves --hosts-per-leaf --spines
+                                         --bandwidth --uplink
+              cloud                      --nics --gpus-per-host --local
+              cloud (two tiers)          --hosts --ranks-per-host --nics --local
+                                         --hosts-per-tor --spines
+                                         --oversubscription
 
-            Example, 1500 ranks on hosts of 1, 2, 4 and 8 GPUs with 100/200/400 Gb/s NICs, 16 hosts
-            per ToR, 4 spines, 3:1 oversubscribed:
-              grove topo generate cloud --hosts 400 --ranks-per-host 1,2,4,8 --nics 12.5,25,50 \\
-                --hosts-per-tor 16 --spines 4 --oversubscription 3 -o cloud-1500.json
+            A two-tier cloud takes --nics and --ranks-per-host in turn per host.
+            1500 ranks on hosts of 1, 2, 4 and 8 GPUs with 100/200/400 Gb/s NICs,
+            16 hosts per ToR, 4 spines, 3:1 oversubscribed:
+              grove topo generate cloud --hosts 400 --ranks-per-host 1,2,4,8 \\
+                --nics 12.5,25,50 --hosts-per-tor 16 --spines 4 \\
+                --oversubscription 3 -o cloud-1500.json
             """
         )
         @Argument(help: "dgx-a100 | dgx-h100 | mi250 | ring | biring | star | torus | leaf-spine | cloud")
@@ -103,7 +106,9 @@ extension Topo {
                         guard !counts.isEmpty else { throw UserError("--ranks-per-host: give at least one rank count") }
                         let h = try count(hosts ?? speeds.count, "hosts", min: 1)
                         guard h <= 1 << 16 else { throw UserError("--hosts \(h): at most 65536") }
-                        let ratio = try number(oversubscription, "oversubscription")
+                        guard let ratio = Rational(decimalLiteral: oversubscription), ratio >= Rational(1, 1000), ratio <= Rational(1000) else {
+                            throw UserError("--oversubscription \(oversubscription): give N for N:1, a number from 0.001 to 1000")
+                        }
                         fabric = try FabricGenerator.cloudCluster(hosts: h, ranksPerHost: counts, nics: speeds, local: number(local, "local"),
                                                                   hostsPerTor: count(hostsPerTor ?? h, "hosts-per-tor", min: 1),
                                                                   spines: count(spines, "spines", min: 1), oversubscription: ratio)

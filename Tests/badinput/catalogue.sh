@@ -246,6 +246,8 @@ run synth-root-out-of-range     bad "--root 7"                           "$G" sy
 run synth-slices-int-max        bad "--slices"                          "$G" synth "$fx/ring2.json" -c allreduce --slices 9223372036854775807 -o "$T/x.json"
 BOUND=10 \
 run synth-slices-billion        bad "--slices"                          "$G" synth "$fx/ring2.json" -c allreduce --slices 1000000000 -o "$T/x.json"
+run topo-cloud-zero-ranks       bad "--ranks-per-host.*'0'"             "$G" topo generate cloud --hosts 4 --ranks-per-host 0,2
+run topo-cloud-oversub-zero     bad "--oversubscription 0"              "$G" topo generate cloud --hosts 4 --oversubscription 0
 run synth-trees-per-rank-zero  bad "--trees-per-rank 0"              "$G" synth "$fx/ring2.json" -c allreduce --trees-per-rank 0
 run synth-trees-per-rank-all   bad "--trees-per-rank.*--all"           "$G" synth --all "$tp" -o "$T/all" --trees-per-rank 1
 BOUND=10 \
