@@ -115,9 +115,9 @@ enum TreePacker {
 /// Makes a packing shallower without loading any arc past its capacity.
 ///
 /// A re-hang: rank v leaves its parent in tree T for u, where u→v has room for T's multiplicity
-/// and u is not below v in T. A parent exchange: trees T₁ and T₂ of equal multiplicity reach rank v through p₁→v and p₂→v;
-/// swapping them (T₁ takes p₂→v, T₂ takes p₁→v) leaves every arc's load as it was, so the rate is
-/// untouched, and both stay spanning arborescences unless p₂ lies below v in T₁ or p₁ below v in
+/// and u is not below v in T. A parent exchange: trees T₁ and T₂ of equal multiplicity reach
+/// rank v through p₁→v and p₂→v; swapping them (T₁ takes p₂→v, T₂ takes p₁→v) leaves every
+/// arc's load as it was, so the rate is untouched, and both stay spanning arborescences unless p₂ lies below v in T₁ or p₁ below v in
 /// T₂ (a cycle), which is checked. A swap is kept when it lowers, for the two trees, the deeper
 /// one's depth, else the sum of their squared depths, else the sum of their ranks' depths (a
 /// re-hang: the tree's depth, else its sum): a potential that only falls, so the passes end.
