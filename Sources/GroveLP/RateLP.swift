@@ -52,14 +52,8 @@ public enum RateLP {
             for j in 0..<roots.count { glp_set_col_bnds(lp, column(si, f.links.count + j), GLP_LO, 0, 0) }
         }
 
-        var ia: [Int32] = [0], ja: [Int32] = [0], ar: [Double] = [0]
-        var row: Int32 = 0
-        func newRow(_ type: Int32, _ lo: Double, _ hi: Double) -> Int32 {
-            row += 1
-            glp_add_rows(lp, 1)
-            glp_set_row_bnds(lp, row, type, lo, hi)
-            return row
-        }
+        var m = LPMatrix(lp)
+        func newRow(_ type: Int32, _ lo: Double, _ hi: Double) -> Int32 { m.row(type, lo, hi) }
         for (si, t) in sinks.enumerated() {
             // Conservation at every vertex but t: in − out = 0 (source arcs enter roots).
             var rows = Array(repeating: Int32(0), count: vCount)
@@ -68,33 +62,20 @@ public enum RateLP {
                 rows[v] = r
             }
             for (i, l) in f.links.enumerated() {
-                ia.append(rows[l.to.rawValue]); ja.append(column(si, i)); ar.append(1)
-                ia.append(rows[l.from.rawValue]); ja.append(column(si, i)); ar.append(-1)
+                m.ia.append(rows[l.to.rawValue]); m.ja.append(column(si, i)); m.ar.append(1)
+                m.ia.append(rows[l.from.rawValue]); m.ja.append(column(si, i)); m.ar.append(-1)
             }
             for (j, r) in roots.enumerated() {
-                ia.append(rows[r.rawValue]); ja.append(column(si, f.links.count + j)); ar.append(1)
+                m.ia.append(rows[r.rawValue]); m.ja.append(column(si, f.links.count + j)); m.ar.append(1)
                 // f_t(s→r) − x ≤ 0
                 let cap = newRow(GLP_UP, 0, 0)
-                ia.append(cap); ja.append(column(si, f.links.count + j)); ar.append(1)
-                ia.append(cap); ja.append(1); ar.append(-1)
+                m.ia.append(cap); m.ja.append(column(si, f.links.count + j)); m.ar.append(1)
+                m.ia.append(cap); m.ja.append(1); m.ar.append(-1)
             }
             // Net inflow at t ≥ |roots|·x
-            ia.append(rows[t.rawValue]); ja.append(1); ar.append(-Double(roots.count))
+            m.ia.append(rows[t.rawValue]); m.ja.append(1); m.ar.append(-Double(roots.count))
         }
-        glp_load_matrix(lp, Int32(ia.count - 1), &ia, &ja, &ar)
-
-        var parm = glp_smcp()
-        glp_init_smcp(&parm)
-        parm.msg_lev = GLP_MSG_OFF
-        parm.presolve = GLP_OFF
-        let rc = glp_simplex(lp, &parm)
-        guard rc == 0, glp_get_status(lp) == GLP_OPT else {
-            throw .solverFailed("glp_simplex returned \(rc), status \(glp_get_status(lp))")
-        }
-        let rcExact = glp_exact(lp, &parm)
-        guard rcExact == 0, glp_get_status(lp) == GLP_OPT else {
-            throw .solverFailed("glp_exact returned \(rcExact), status \(glp_get_status(lp))")
-        }
+        try m.solveExactly()
         let value = glp_get_obj_val(lp)
         guard let units = closestFraction(to: value, maxDenominator: roots.count),
               abs(units.doubleValue - value) <= min(0.5 / Double(roots.count * roots.count), 1e-9 * max(1, value)) else {
@@ -115,5 +96,40 @@ public enum RateLP {
             if best == nil || abs(r.doubleValue - value) < abs(best!.doubleValue - value) { best = r }
         }
         return best
+    }
+}
+
+/// A GLPK problem's constraint matrix as 1-based triplets (element 0 unused), its rows added
+/// one at a time, and the exact solve: `glp_simplex` without presolve, then `glp_exact` from
+/// its basis in rational arithmetic.
+struct LPMatrix {
+    let lp: OpaquePointer
+    var ia: [Int32] = [0], ja: [Int32] = [0], ar: [Double] = [0]
+    private var rows: Int32 = 0
+
+    init(_ lp: OpaquePointer) { self.lp = lp }
+
+    mutating func row(_ type: Int32, _ lo: Double, _ hi: Double) -> Int32 {
+        rows += 1
+        glp_add_rows(lp, 1)
+        glp_set_row_bnds(lp, rows, type, lo, hi)
+        return rows
+    }
+
+    /// Throws unless both solvers report an optimum.
+    mutating func solveExactly() throws(LPError) {
+        glp_load_matrix(lp, Int32(ia.count - 1), &ia, &ja, &ar)
+        var parm = glp_smcp()
+        glp_init_smcp(&parm)
+        parm.msg_lev = GLP_MSG_OFF
+        parm.presolve = GLP_OFF
+        let rc = glp_simplex(lp, &parm)
+        guard rc == 0, glp_get_status(lp) == GLP_OPT else {
+            throw .solverFailed("glp_simplex returned \(rc), status \(glp_get_status(lp))")
+        }
+        let rcExact = glp_exact(lp, &parm)
+        guard rcExact == 0, glp_get_status(lp) == GLP_OPT else {
+            throw .solverFailed("glp_exact returned \(rcExact), status \(glp_get_status(lp))")
+        }
     }
 }

@@ -96,6 +96,13 @@ public struct Forest: Sendable {
     /// Set when the forest was built with fewer tree units per root than the bound needs
     /// (`--trees-per-rank`): its rate is then below `bound`.
     public var cap: TreeCap?
+    /// Set when some switch's in- and out-capacity differ: the cut bound of the fabric as given,
+    /// counting capacity no switch can forward — an upper bound on every schedule. `bound` is
+    /// then the optimum of the balanced part (`SwitchBalance`), which the forest reaches.
+    public var excessBound: OptimalRate?
+    /// With unbalanced switches and a `Balancer`: the best rate per root any balanced part
+    /// allows (GB/s, the balancer's floating-point optimum); the forest is within its grid of it.
+    public var balancedOptimum: Double?
 
     public init(direction: TreeDirection, roots: [Rank], treesPerRoot: Int, trees: [Arborescence], bound: OptimalRate, builtGreedily: Bool) {
         self.direction = direction
@@ -179,6 +186,7 @@ public enum SynthesisError: Error, Sendable, CustomStringConvertible {
     case engineFailed(String)
     case tooLarge(String)
     case badTreeCap(Int)
+    case unbalanced(String)
 
     public var description: String {
         switch self {
@@ -190,6 +198,7 @@ public enum SynthesisError: Error, Sendable, CustomStringConvertible {
         case .engineFailed(let m): return m
         case .tooLarge(let m): return m
         case .badTreeCap(let k): return "trees per rank \(k): give at least 1"
+        case .unbalanced(let m): return m
         }
     }
 }
@@ -211,6 +220,20 @@ public struct Synthesis: Sendable {
     /// With a cap: the rate no forest of that many trees per rank exceeds (`TreeCap`), in the
     /// same units as `achievedAlgbw`; equal to it where the capped forest is optimal.
     public var cappedUpperBound: Rational?
+    /// On a fabric with unbalanced switches: the optimum of its balanced part, which the
+    /// forests reach (`boundAlgbw` is then the cut bound counting the excess; the true optimum
+    /// lies between). Nil where every switch balances.
+    public var balancedAlgbw: Rational?
+
+    /// The balancer's optimum over all balanced parts, as algbw (floating point): no schedule
+    /// whose switches forward without copying beats it. Nil without unbalanced switches or
+    /// without a balancer.
+    public var balancedOptimumAlgbw: Double? {
+        guard forests.contains(where: { $0.balancedOptimum != nil }) else { return nil }
+        let perRoot = forests.map { $0.balancedOptimum ?? $0.bound.perRoot.doubleValue }
+        let n = Double(forests[0].roots.count)
+        return collective == .allreduce ? n / (1 / perRoot[0] + 1 / perRoot[1]) : perRoot[0] * n
+    }
 }
 
 /// How forests are built. Both give forests that reach the bound; `automatic` tries the greedy
@@ -224,6 +247,10 @@ public enum Construction: String, Sendable, CaseIterable {
 public enum Synthesizer {
     /// Computes the optimal rate of a rooted broadcast pattern; the default is `RateSearch`.
     public typealias RateEngine = @Sendable (IntegerFabric, [Rank]) throws -> OptimalRate
+    /// For fabrics with unbalanced switches: the best balanced capacities c′ ≤ c (in the
+    /// fabric's units, per link) and the rate per root they allow, in units (e.g. `BalancedLP`).
+    /// Without one, water-filling (`SwitchBalance`) picks the balanced part.
+    public typealias Balancer = @Sendable (IntegerFabric, [Rank]) throws -> (perRootUnits: Double, capacities: [Double])
 
     /// Synthesizes the throughput-optimal forest(s) for a collective. The forests are checked
     /// before they are returned; `achievedAlgbw == boundAlgbw` holds for every result built
@@ -233,7 +260,7 @@ public enum Synthesizer {
     /// makes switch removal or the forest check fail.
     public static func synthesize(_ fabric: Fabric, collective: Collective, root: Rank? = nil,
                                   engine: RateEngine? = nil, construction: Construction = .automatic,
-                                  treesPerRoot: Int? = nil,
+                                  treesPerRoot: Int? = nil, balancer: Balancer? = nil,
                                   progress: ((String) -> Void)? = nil) throws(SynthesisError) -> Synthesis {
         let n = fabric.rankCount
         guard n > 1 else { throw .singleRank }
@@ -244,7 +271,7 @@ public enum Synthesizer {
         func phase(_ direction: TreeDirection, roots: [Rank]) throws(SynthesisError) -> (Forest, Rational) {
             let f = direction == .outward ? fabric : fabric.transposed()
             var forest = try broadcastForest(f, roots: roots, engine: engine, construction: construction,
-                                             treesPerRoot: treesPerRoot, progress: progress)
+                                             treesPerRoot: treesPerRoot, balancer: balancer, progress: progress)
             if direction == .inward { forest = forest.reversed() }
             let achieved: Rational
             do { achieved = try forest.check(on: fabric) } catch { throw .checkFailed(error.description) }
@@ -257,8 +284,10 @@ public enum Synthesizer {
             let (forest, achieved) = try phase(collective == .allgather || collective == .broadcast ? .outward : .inward, roots: roots)
             let count = Rational(roots.count)
             return Synthesis(collective: collective, root: collective.needsRoot ? r : nil, forests: [forest],
-                             boundAlgbw: forest.bound.perRoot * count, achievedAlgbw: achieved * count,
-                             maxFlowRuns: forest.bound.maxFlowRuns, cappedUpperBound: forest.cap.map { $0.upperBoundPerRoot * count })
+                             boundAlgbw: (forest.excessBound ?? forest.bound).perRoot * count, achievedAlgbw: achieved * count,
+                             maxFlowRuns: forest.bound.maxFlowRuns + (forest.excessBound?.maxFlowRuns ?? 0),
+                             cappedUpperBound: forest.cap.map { $0.upperBoundPerRoot * count },
+                             balancedAlgbw: forest.excessBound == nil ? nil : forest.bound.perRoot * count)
         case .allreduce:
             let (rs, rsRate) = try phase(.inward, roots: all)
             let (ag, agRate) = try phase(.outward, roots: all)
@@ -274,23 +303,57 @@ public enum Synthesizer {
             }
             var upper: Rational?
             if let a = rs.cap, let b = ag.cap { upper = try combine(a.upperBoundPerRoot, b.upperBoundPerRoot) }
+            let unbalanced = rs.excessBound != nil || ag.excessBound != nil
             return Synthesis(collective: .allreduce, root: nil, forests: [rs, ag],
-                             boundAlgbw: try combine(rs.bound.perRoot, ag.bound.perRoot),
+                             boundAlgbw: try combine((rs.excessBound ?? rs.bound).perRoot, (ag.excessBound ?? ag.bound).perRoot),
                              achievedAlgbw: try combine(rsRate, agRate),
-                             maxFlowRuns: rs.bound.maxFlowRuns + ag.bound.maxFlowRuns,
-                             cappedUpperBound: upper)
+                             maxFlowRuns: [rs, ag].reduce(0) { $0 + $1.bound.maxFlowRuns + ($1.excessBound?.maxFlowRuns ?? 0) },
+                             cappedUpperBound: upper,
+                             balancedAlgbw: unbalanced ? try combine(rs.bound.perRoot, ag.bound.perRoot) : nil)
         }
     }
 
     /// Rate search, switch removal and tree packing for the out-trees of `roots` on `fabric`.
     static func broadcastForest(_ fabric: Fabric, roots: [Rank], engine: RateEngine?, construction: Construction,
-                                treesPerRoot: Int? = nil, progress: ((String) -> Void)?) throws(SynthesisError) -> Forest {
-        let integer = IntegerFabric(fabric)
-        let rate: OptimalRate
-        if let engine {
-            do { rate = try engine(integer, roots) } catch { throw .engineFailed("\(error)") }
-        } else {
-            rate = RateSearch.optimalRate(integer, roots: roots, progress: progress)
+                                treesPerRoot: Int? = nil, balancer: Balancer? = nil,
+                                progress: ((String) -> Void)?) throws(SynthesisError) -> Forest {
+        func optimum(_ integer: IntegerFabric) throws(SynthesisError) -> OptimalRate {
+            if let engine {
+                do { return try engine(integer, roots) } catch { throw .engineFailed("\(error)") }
+            }
+            return RateSearch.optimalRate(integer, roots: roots, progress: progress)
+        }
+        var integer = IntegerFabric(fabric)
+        var rate = try optimum(integer)
+        var excessBound: OptimalRate?
+        var balancedOptimum: Double?
+        if let part = integer.balanced() {
+            // Unbalanced switches: the bound as given stays an upper bound; trees need a
+            // balanced part. Water-filling gives one; a balancer (the LP) the best one, on a
+            // finer grid. The part with the higher exact rate is kept.
+            progress?("unbalanced switches: building on the balanced part")
+            excessBound = rate
+            var parts = [part]
+            if let balancer {
+                do {
+                    let best = try balancer(integer, roots)
+                    balancedOptimum = best.perRootUnits / Double(integer.scale)
+                    if let grid = SwitchBalance.gridCapacities(integer, best.capacities) { parts.insert(grid, at: 0) }
+                } catch {
+                    throw .engineFailed("\(error)")
+                }
+            }
+            var chosen: (IntegerFabric, OptimalRate)?
+            for p in parts where p.connects(roots) {
+                let r = try optimum(p)
+                if chosen == nil || r.perRoot > chosen!.1.perRoot { chosen = (p, r) }
+            }
+            guard let chosen else {
+                let names = fabric.switchImbalances().prefix(3).map { "'\(fabric.name(of: $0.switch))' (in \($0.in.decimalString), out \($0.out.decimalString) GB/s)" }
+                throw .unbalanced("once every switch forwards only what it can both receive and send — " + names.joined(separator: ", ")
+                                  + " — some rank is cut off from the roots; give the switches' missing links")
+            }
+            (integer, rate) = chosen
         }
         // x* = P/Q capacity units per root. With k trees per root, one tree unit is x*/k, and a
         // link of capacity c holds c·k·Q/P units: the least k that makes all of these integers.
@@ -364,6 +427,8 @@ public enum Synthesizer {
             })
         }
         var forest = Forest(direction: .outward, roots: roots, treesPerRoot: k, trees: trees, bound: rate, builtGreedily: fast != nil)
+        forest.excessBound = excessBound
+        forest.balancedOptimum = balancedOptimum
         if let capped {
             forest.cap = TreeCap(treesPerRoot: k, scale: capped.scale, relaxedScale: capped.relaxedScale,
                                  upperBoundPerRoot: Rational(k) / capped.relaxedScale / Rational(integer.scale), maxFlowRuns: capped.maxFlowRuns)

@@ -17,6 +17,43 @@ public struct IntegerFabric: Sendable {
         capacities = fabric.links.map { ($0.bandwidth.gigabytesPerSecond * Rational(l)).numerator }
     }
 
+    /// The same fabric with other capacities (at most the given ones), e.g. its balanced part.
+    init(_ fabric: Fabric, scale: Int, capacities: [Int]) {
+        self.fabric = fabric
+        self.scale = scale
+        self.capacities = capacities
+    }
+
+    /// Whether every rank can be reached from every root over arcs of positive capacity (the
+    /// optimal rate is then positive): forward from the first root to all ranks, backward from
+    /// it to the other roots. O(V + E).
+    public func connects(_ roots: [Rank]) -> Bool {
+        guard let first = roots.first else { return true }
+        func reach(reverse: Bool) -> [Bool] {
+            var adjacency = Array(repeating: [Int](), count: fabric.vertexCount)
+            for (i, l) in fabric.links.enumerated() where capacities[i] > 0 {
+                if reverse { adjacency[l.to.rawValue].append(l.from.rawValue) } else { adjacency[l.from.rawValue].append(l.to.rawValue) }
+            }
+            var seen = Array(repeating: false, count: fabric.vertexCount)
+            var stack = [first.rawValue]
+            seen[first.rawValue] = true
+            while let v = stack.popLast() { for w in adjacency[v] where !seen[w] { seen[w] = true; stack.append(w) } }
+            return seen
+        }
+        let forward = reach(reverse: false)
+        guard fabric.ranks.allSatisfy({ forward[$0.rawValue] }) else { return false }
+        guard roots.count > 1 else { return true }
+        let backward = reach(reverse: true)
+        return roots.allSatisfy { backward[$0.rawValue] }
+    }
+
+    /// The balanced part (`SwitchBalance`), or nil when every switch already balances.
+    public func balanced() -> IntegerFabric? {
+        var trimmed = capacities
+        guard SwitchBalance.trim(fabric, &trimmed) > 0 else { return nil }
+        return IntegerFabric(fabric, scale: scale, capacities: trimmed)
+    }
+
     /// Synthesis forms integers up to 2·C·N², where C is the total capacity in integer units
     /// (at most 10^12 per link, as bandwidths are whole kB/s up to 10^6 GB/s) and N the rank
     /// count: the rate search's scaled arcs (c·q with q ≤ N) and demand (P·N with P ≤ C), the

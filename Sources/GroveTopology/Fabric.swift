@@ -226,7 +226,16 @@ public struct Fabric: Sendable, Equatable {
         return (out, inn)
     }
 
-    /// Reachability and switch balance. O(V + E) for the two searches from rank 0.
+    /// Switches whose in-capacity differs from their out-capacity. A switch forwards each byte
+    /// it receives once, so only the smaller side can carry trees through it; synthesis builds
+    /// its forest on a balanced part of the fabric and reports the cut bound with the excess
+    /// beside the rate of that part. O(V + E).
+    public func switchImbalances() -> [(switch: VertexID, in: Rational, out: Rational)] {
+        let (out, inn) = capacities()
+        return switches.filter { out[$0.rawValue] != inn[$0.rawValue] }.map { ($0, inn[$0.rawValue], out[$0.rawValue]) }
+    }
+
+    /// Reachability. O(V + E) for the two searches from rank 0.
     private func structuralProblems() -> [TopologyProblem] {
         var problems: [TopologyProblem] = []
         for l in links where !l.bandwidth.isRepresentable {
@@ -235,13 +244,6 @@ public struct Fabric: Sendable, Equatable {
         }
         // Sums below are safe only over representable bandwidths.
         guard problems.isEmpty else { return problems }
-        let (out, inn) = capacities()
-        for s in switches where out[s.rawValue] != inn[s.rawValue] {
-            problems.append(TopologyProblem(where: "switch '\(name(of: s))'",
-                message: "in-capacity \(inn[s.rawValue].decimalString) GB/s differs from out-capacity \(out[s.rawValue].decimalString) GB/s; "
-                    + "switch removal splits every incoming link against an outgoing one, so they must balance "
-                    + "(a real switch forwards what it receives) — make its links bidirectional or add the missing capacity"))
-        }
         guard rankCount > 1 else { return problems }
         let forward = reachable(from: VertexID(0), reverse: false)
         if let b = ranks.first(where: { !forward[$0.rawValue] }) {

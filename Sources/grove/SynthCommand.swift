@@ -76,11 +76,20 @@ struct Synth: ParsableCommand {
             if engine == .lp {
                 engineFunction = { (f: IntegerFabric, roots: [Rank]) throws -> OptimalRate in try RateLP.optimalRate(f, roots: roots) }
             }
+            // Unbalanced switches: the LP finds the best balanced part where it stays small
+            // (N·(E + N) flow columns); beyond, water-filling alone.
+            var balancer: Synthesizer.Balancer?
+            if !fabric.switchImbalances().isEmpty && fabric.rankCount * (fabric.links.count + fabric.rankCount) <= 400_000 {
+                balancer = { (f: IntegerFabric, roots: [Rank]) throws -> (perRootUnits: Double, capacities: [Double]) in
+                    let best = try BalancedLP.solve(f, roots: roots)
+                    return (best.perRootUnits, best.capacities)
+                }
+            }
             let result: Synthesis
             do {
                 result = try Synthesizer.synthesize(fabric, collective: collective, root: rootRank, engine: engineFunction,
                                                     construction: exact ? .exact : .automatic, treesPerRoot: treesPerRank,
-                                                    progress: { progress.report($0) })
+                                                    balancer: balancer, progress: { progress.report($0) })
             } catch {
                 throw UserError("\(topology): \(error)")
             }
@@ -168,6 +177,24 @@ struct Synth: ParsableCommand {
             if let upper = s.cappedUpperBound, upper > s.achievedAlgbw {
                 print("            (switch ports trimmed for splitting: the best \(cap)-tree forest lies between this and \(gbps(upper)) GB/s)")
             }
+        } else if let part = s.balancedAlgbw {
+            let names = fabric.switchImbalances().map { u in
+                "\(fabric.name(of: u.switch)) (in \(u.in.decimalString), out \(u.out.decimalString) GB/s)"
+            }
+            let list = names.count <= 3 ? names.joined(separator: ", ") : names.prefix(3).joined(separator: ", ") + ", … (\(names.count) switches)"
+            let best = s.balancedOptimumAlgbw ?? s.boundAlgbw.doubleValue
+            let verdict = s.achievedAlgbw == s.boundAlgbw ? "= bound: optimal"
+                : s.achievedAlgbw.doubleValue >= best * (1 - 1e-6) ? "optimal"
+                : String(format: "%.4f%% below the best balanced part", 100 * (1 - s.achievedAlgbw.doubleValue / best))
+            print("algbw       \(gbps(s.achievedAlgbw)) GB/s achieved by the forest (exact: \(s.achievedAlgbw)), \(verdict)")
+            print("bound       \(gbps(s.boundAlgbw)) GB/s counting every link as given; unbalanced switches forward only the smaller")
+            print("            of their in- and out-capacity: \(list)")
+            if let best = s.balancedOptimumAlgbw {
+                print("            best balanced part (LP over all trimmings): \(String(format: "%.2f", best)) GB/s, the optimum for switches that forward")
+                print("            without copying; the forest is built on it, rounded to a finer unit grid: \(gbps(part)) GB/s")
+            } else {
+                print("            balanced part (larger sides water-filled, widest ports first): \(gbps(part)) GB/s, reached by the forest")
+            }
         } else {
             print("algbw       \(gbps(s.achievedAlgbw)) GB/s achieved by the forest = bound \(gbps(s.boundAlgbw)) GB/s (exact: \(s.achievedAlgbw))")
         }
@@ -224,6 +251,12 @@ struct Synth: ParsableCommand {
             "\"bottleneck\": [" + (s.forests.first?.bound.bottleneck ?? []).map { q(fabric.name(of: $0)) }.joined(separator: ", ") + "]",
         ]
         if let r = s.root { fields.append("\"root\": \(r.rawValue)") }
+        if let part = s.balancedAlgbw {
+            fields.append("\"balanced_part_algbw\": \(part.doubleValue)")
+            if let best = s.balancedOptimumAlgbw { fields.append("\"balanced_optimum_algbw\": \(best)") }
+            fields.append("\"balanced_part_algbw_exact\": \(q(part.description))")
+            fields.append("\"unbalanced_switches\": [" + fabric.switchImbalances().map { q(fabric.name(of: $0.switch)) }.joined(separator: ", ") + "]")
+        }
         if roundedLinks > 0 {
             fields.append("\"bandwidths_rounded\": \(roundedLinks)")
             fields.append("\"note\": \(q("bandwidths rounded to 1 kB/s; the bound is exact for the rounded fabric"))")

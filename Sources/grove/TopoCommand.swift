@@ -13,7 +13,8 @@ struct Topo: ParsableCommand {
            "links": [{"from": "g0", "to": "g1", "bandwidth": 25, "bidirectional": true}]}
 
         bandwidth is GB/s (10^9 bytes/s) in the link's direction; latency (µs) is optional; \
-        parallel links add up. Every switch must forward what it receives (in = out capacity).
+        parallel links add up. A switch whose in- and out-capacity differ forwards only the smaller: \
+        `grove synth` builds on the balanced part and prints the bound with and without the excess.
         """,
         subcommands: [Generate.self, Show.self, Dot.self, Expand.self]
     )
@@ -151,6 +152,14 @@ extension Topo {
                 for (key, names) in groups.sorted(by: { $0.key < $1.key }) {
                     let list = names.count <= 4 ? names.joined(separator: ", ") : names.prefix(3).joined(separator: ", ") + ", … (\(names.count) ranks)"
                     print("  \(key): \(list)")
+                }
+                let uneven = f.switchImbalances()
+                if !uneven.isEmpty {
+                    print("\nunbalanced switches (only the smaller side can be forwarded)")
+                    for u in uneven.prefix(8) {
+                        print("  \(f.name(of: u.switch)): in \(u.in.decimalString) GB/s, out \(u.out.decimalString) GB/s")
+                    }
+                    if uneven.count > 8 { print("  … (\(uneven.count) switches)") }
                 }
             }
         }

@@ -1,0 +1,98 @@
+import GroveTopology
+
+/// The balanced part of a fabric whose switches receive more (or send more) than they pass on.
+///
+/// A switch forwards each byte once, so in a tree packing its trees' in-use equals their out-use
+/// and capacity beyond the smaller side can never be used; edge splitting (Bang-Jensen, Frank,
+/// Jackson) also needs in = out at every switch. The cut bound of the fabric as given still
+/// holds for every schedule — an upper bound — while the forest is built on the balanced part.
+///
+/// Trimming: at each unbalanced switch the larger side is lowered by water-filling — the widest
+/// arcs come down to a common level first, so no arc is emptied while its side keeps any
+/// capacity, and a path of positive capacity through balanced-able switches survives. Trimming
+/// a link between switches moves the excess on to the other switch, so sweeps repeat until every
+/// switch balances; each only removes capacity. Cost per sweep: O(Σ deg(w) · log C) for the
+/// levels found by bisection. Water-filling is a heuristic: where bypass links make some ports
+/// worth more than others, `BalancedLP` finds the best trimming.
+enum SwitchBalance {
+    /// Lowers capacities (parallel to `fabric.links`) until in = out at every switch. Returns the
+    /// capacity units removed.
+    @discardableResult
+    static func trim(_ fabric: Fabric, _ capacities: inout [Int]) -> Int {
+        var removed = 0
+        var incoming = Array(repeating: [Int](), count: fabric.vertexCount)
+        var outgoing = incoming
+        for (i, l) in fabric.links.enumerated() {
+            incoming[l.to.rawValue].append(i)
+            outgoing[l.from.rawValue].append(i)
+        }
+        var again = true
+        var sweeps = 0
+        while again && sweeps < 4 * fabric.vertexCount + 4 {
+            again = false
+            sweeps += 1
+            for w in fabric.switches {
+                let ins = incoming[w.rawValue], outs = outgoing[w.rawValue]
+                let excess = ins.reduce(0) { $0 + capacities[$1] } - outs.reduce(0) { $0 + capacities[$1] }
+                guard excess != 0 else { continue }
+                removed += lower(excess > 0 ? ins : outs, by: abs(excess), &capacities)
+                again = true
+            }
+        }
+        return removed
+    }
+
+    /// Water-fills `amount` units off the arcs `group`: the least level L with
+    /// Σ max(0, c − L) ≤ amount, every arc above it brought down to L, then the rest one unit
+    /// each from arcs at L, in index order. Returns the units removed (less than `amount` only
+    /// when the group holds less).
+    static func lower(_ group: [Int], by amount: Int, _ capacities: inout [Int]) -> Int {
+        let total = group.reduce(0) { $0 + capacities[$1] }
+        guard total > amount else {
+            for i in group { capacities[i] = 0 }
+            return total
+        }
+        func above(_ level: Int) -> Int { group.reduce(0) { $0 + max(0, capacities[$1] - level) } }
+        var lo = 0, hi = group.map { capacities[$0] }.max() ?? 0 // above(hi) = 0 ≤ amount < above(0)
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2
+            if above(mid) <= amount { hi = mid } else { lo = mid }
+        }
+        var rest = amount - above(hi)
+        for i in group where capacities[i] > hi { capacities[i] = hi }
+        for i in group where rest > 0 && capacities[i] == hi && hi > 0 {
+            capacities[i] -= 1
+            rest -= 1
+        }
+        return amount - rest
+    }
+}
+
+extension SwitchBalance {
+    /// Capacities c′ (in `fabric`'s units, floating point, e.g. an LP's) on a grid `m` times
+    /// finer: the largest m in 1000, 100, 10, 1 whose products stay within synthesis's
+    /// headroom (`IntegerFabric.checkHeadroom`); each c′ rounded, kept within its link, and the
+    /// rounding's leftover imbalance trimmed. Nil when not even m = 1 fits.
+    static func gridCapacities(_ fabric: IntegerFabric, _ wanted: [Double]) -> IntegerFabric? {
+        let n = fabric.fabric.rankCount
+        for m in [1000, 100, 10, 1] {
+            let (scale, o1) = fabric.scale.multipliedReportingOverflow(by: m)
+            guard !o1 else { continue }
+            var total = 0, overflow = false
+            var grid: [Int] = []
+            for (c, w) in zip(fabric.capacities, wanted) {
+                let (cm, o) = c.multipliedReportingOverflow(by: m)
+                let (t, o2) = total.addingReportingOverflow(cm)
+                if o || o2 { overflow = true; break }
+                total = t
+                grid.append(max(0, min(cm, Int((w * Double(m)).rounded()))))
+            }
+            let (twice, o3) = total.multipliedReportingOverflow(by: 2 * n)
+            let (_, o4) = twice.multipliedReportingOverflow(by: n)
+            guard !overflow, !o3, !o4 else { continue }
+            trim(fabric.fabric, &grid)
+            return IntegerFabric(fabric.fabric, scale: scale, capacities: grid)
+        }
+        return nil
+    }
+}
