@@ -11,7 +11,12 @@ public struct Route: Hashable, Sendable {
 /// which switch paths its capacity stands for. Switch removal turns the fabric into one of these
 /// with no arc touching a switch.
 struct RoutedGraph {
-    struct Key: Hashable { var from: Int; var to: Int }
+    struct Key: Hashable {
+        var from: Int
+        var to: Int
+        /// One word to hash: vertex indices fit in 32 bits (fabrics are far smaller).
+        func hash(into hasher: inout Hasher) { hasher.combine(from << 32 | to) }
+    }
     var capacity: [Key: Int] = [:]
     var routes: [Key: [Route]] = [:]
     let vertexCount: Int

@@ -41,13 +41,15 @@ public struct Arborescence: Sendable, Equatable {
     /// Arcs on the longest path between the root and a rank (1 for a star, N − 1 for a chain):
     /// what a pipeline over this tree pays to fill. O(N).
     public var depth: Int {
-        var level: [Rank: Int] = [root: 0]
+        // A spanning tree over ranks 0..<N has N − 1 arcs. O(N).
+        var level = Array(repeating: -1, count: arcs.count + 1)
+        level[root.rawValue] = 0
         var deepest = 0
         for a in arcs {
             // Arcs are listed with their root-side end already connected, in either direction.
-            let (near, far) = level[a.from] != nil && level[a.to] == nil ? (a.from, a.to) : (a.to, a.from)
-            let d = (level[near] ?? 0) + 1
-            level[far] = d
+            let (near, far) = level[a.from.rawValue] >= 0 && level[a.to.rawValue] < 0 ? (a.from, a.to) : (a.to, a.from)
+            let d = max(level[near.rawValue], 0) + 1
+            level[far.rawValue] = d
             deepest = max(deepest, d)
         }
         return deepest
@@ -103,6 +105,9 @@ public struct Forest: Sendable {
     /// With unbalanced switches and a `Balancer`: the best rate per root any balanced part
     /// allows (GB/s, the balancer's floating-point optimum); the forest is within its grid of it.
     public var balancedOptimum: Double?
+    /// Set when the trees were built up to a rotation of the fabric (`SymmetricPacking`): its
+    /// order L, the trees built for one root in L and mapped to the others.
+    public var rotationOrder: Int?
 
     public init(direction: TreeDirection, roots: [Rank], treesPerRoot: Int, trees: [Arborescence], bound: OptimalRate, builtGreedily: Bool) {
         self.direction = direction
@@ -238,6 +243,12 @@ public struct Synthesis: Sendable {
 
 /// How forests are built. Both give forests that reach the bound; `automatic` tries the greedy
 /// `FastPath` first and falls back to the exact algorithms when it falls short.
+/// Whether the greedy construction may build trees up to a rotation of the fabric
+/// (`FabricSymmetry`, `SymmetricPacking`): `auto` from 128 ranks up, where it pays.
+public enum SymmetryUse: String, Sendable, CaseIterable {
+    case auto, on, off
+}
+
 public enum Construction: String, Sendable, CaseIterable {
     case automatic
     /// Always use exact edge splitting and admissibility-tested tree packing.
@@ -260,7 +271,7 @@ public enum Synthesizer {
     /// makes switch removal or the forest check fail.
     public static func synthesize(_ fabric: Fabric, collective: Collective, root: Rank? = nil,
                                   engine: RateEngine? = nil, construction: Construction = .automatic,
-                                  treesPerRoot: Int? = nil, balancer: Balancer? = nil,
+                                  treesPerRoot: Int? = nil, balancer: Balancer? = nil, symmetry: SymmetryUse = .auto,
                                   progress: ((String) -> Void)? = nil) throws(SynthesisError) -> Synthesis {
         let n = fabric.rankCount
         guard n > 1 else { throw .singleRank }
@@ -271,7 +282,7 @@ public enum Synthesizer {
         func phase(_ direction: TreeDirection, roots: [Rank]) throws(SynthesisError) -> (Forest, Rational) {
             let f = direction == .outward ? fabric : fabric.transposed()
             var forest = try broadcastForest(f, roots: roots, engine: engine, construction: construction,
-                                             treesPerRoot: treesPerRoot, balancer: balancer, progress: progress)
+                                             treesPerRoot: treesPerRoot, balancer: balancer, symmetry: symmetry, progress: progress)
             if direction == .inward { forest = forest.reversed() }
             let achieved: Rational
             do { achieved = try forest.check(on: fabric) } catch { throw .checkFailed(error.description) }
@@ -315,15 +326,20 @@ public enum Synthesizer {
 
     /// Rate search, switch removal and tree packing for the out-trees of `roots` on `fabric`.
     static func broadcastForest(_ fabric: Fabric, roots: [Rank], engine: RateEngine?, construction: Construction,
-                                treesPerRoot: Int? = nil, balancer: Balancer? = nil,
+                                treesPerRoot: Int? = nil, balancer: Balancer? = nil, symmetry: SymmetryUse = .auto,
                                 progress: ((String) -> Void)?) throws(SynthesisError) -> Forest {
-        func optimum(_ integer: IntegerFabric) throws(SynthesisError) -> OptimalRate {
-            if let engine {
-                do { return try engine(integer, roots) } catch { throw .engineFailed("\(error)") }
-            }
-            return RateSearch.optimalRate(integer, roots: roots, progress: progress)
-        }
         var integer = IntegerFabric(fabric)
+        let rotation = symmetry == .on || symmetry == .auto && fabric.rankCount >= 128 ? FabricSymmetry.rotation(integer) : nil
+        if let rotation { progress?("symmetry: a rotation of order \(rotation.length) (\(rotation.colourClasses) rank classes)") }
+        func optimum(_ part: IntegerFabric) throws(SynthesisError) -> OptimalRate {
+            if let engine {
+                do { return try engine(part, roots) } catch { throw .engineFailed("\(error)") }
+            }
+            // Under the rotation λ(s, t) is the same along each cycle: one max-flow per cycle
+            // (only on the capacities the rotation was found for).
+            let sinks = part.capacities == integer.capacities ? rotation?.representatives(of: roots) : nil
+            return RateSearch.optimalRate(part, roots: roots, sinks: sinks, progress: progress)
+        }
         var rate = try optimum(integer)
         var excessBound: OptimalRate?
         var balancedOptimum: Double?
@@ -376,7 +392,31 @@ public enum Synthesizer {
         }
         var graph = original
         var fast: [TreePacker.Partial]?
-        if construction == .automatic {
+        var rotationOrder: Int?
+        if construction == .automatic, let rotation {
+            // Up to a rotation: trees for one root per cycle, mapped to the rest.
+            // Units as they are, then L times finer: averaging any packing over the rotation
+            // gives a symmetric one in multiples of 1/L, so the finer units always admit one.
+            let total = units.reduce(0) { $0 &+ $1 }
+            let (fine, o1) = total.multipliedReportingOverflow(by: rotation.length * 2 * fabric.rankCount)
+            let (_, o2) = fine.multipliedReportingOverflow(by: fabric.rankCount)
+            attempts: for m in o1 || o2 ? [1] : [1, rotation.length] {
+                var scaled = RoutedGraph(vertexCount: fabric.vertexCount)
+                for (i, l) in fabric.links.enumerated() { scaled.add(l.from.rawValue, l.to.rawValue, [Route(switches: [], amount: units[i] * m)]) }
+                for split in [FastPath.spreadSplit, FastPath.rotationSplit] {
+                    graph = scaled
+                    split(&graph, fabric)
+                    fast = SymmetricPacking.pack(capacity: graph.capacity, rankCount: fabric.rankCount, roots: roots, k: k * m,
+                                                 rotation: rotation, progress: progress)
+                    if fast != nil {
+                        rotationOrder = rotation.length
+                        k *= m
+                        break attempts
+                    }
+                }
+            }
+        }
+        if construction == .automatic && fast == nil {
             // Shallow trees first (switches as complete graphs), then rings, then the exact path.
             for split in [FastPath.spreadSplit, FastPath.rotationSplit] {
                 graph = original
@@ -429,6 +469,7 @@ public enum Synthesizer {
         var forest = Forest(direction: .outward, roots: roots, treesPerRoot: k, trees: trees, bound: rate, builtGreedily: fast != nil)
         forest.excessBound = excessBound
         forest.balancedOptimum = balancedOptimum
+        forest.rotationOrder = rotationOrder
         if let capped {
             forest.cap = TreeCap(treesPerRoot: k, scale: capped.scale, relaxedScale: capped.relaxedScale,
                                  upperBoundPerRoot: Rational(k) / capped.relaxedScale / Rational(integer.scale), maxFlowRuns: capped.maxFlowRuns)

@@ -133,13 +133,17 @@ public struct OptimalRate: Sendable {
 /// strictly smaller ratio and becomes the next candidate. Every candidate is the exact ratio of a
 /// real cut, so the loop ends on the optimum itself, never on a tolerance. In practice 2–4 rounds.
 public enum RateSearch {
-    public static func optimalRate(_ fabric: IntegerFabric, roots: [Rank], progress: ((String) -> Void)? = nil) -> OptimalRate {
+    /// `sinks`: the ranks t to test, when the others are known to have the same λ(s, t) — one
+    /// per cycle of a rotation that maps the roots onto themselves (`FabricRotation`); nil: all.
+    public static func optimalRate(_ fabric: IntegerFabric, roots: [Rank], sinks: [Rank]? = nil,
+                                   progress: ((String) -> Void)? = nil) -> OptimalRate {
         let f = fabric.fabric
+        let tested = sinks ?? f.ranks
         precondition(!roots.isEmpty)
         let isRoot = (0..<f.vertexCount).map { v in roots.contains(Rank(v)) }
         // Initial candidate: the cut of everything but one rank t, for the t with least in-capacity.
         var best: (ratio: Rational, set: [Bool])? = nil
-        for t in f.ranks {
+        for t in tested {
             var inSet = Array(repeating: true, count: f.vertexCount)
             inSet[t.rawValue] = false
             let w = roots.count - (isRoot[t.rawValue] ? 1 : 0)
@@ -162,7 +166,7 @@ public enum RateSearch {
             for a in sourceArcs { net.setCapacity(ofArc: a, p) }
             let need = p * roots.count
             var improved: (ratio: Rational, set: [Bool])? = nil
-            for t in f.ranks {
+            for t in tested {
                 // A rank that is the only root needs nothing from others.
                 if roots.count == 1 && roots[0] == t { continue }
                 let flow = net.maxFlow(from: s, to: t.rawValue, limit: need)

@@ -48,6 +48,8 @@ struct Synth: ParsableCommand {
     var exact = false
     @Option(help: ArgumentHelp("At most K trees per rank (ForestColl's fixed K): the best rate with K tree units per root, printed beside the unbounded optimum. Fewer trees: fewer, larger messages.", valueName: "K"))
     var treesPerRank: Int?
+    @Option(help: ArgumentHelp("Build trees up to a rotation of the fabric (boxes, torus rows, ring positions): trees for one root per cycle, mapped to the others. auto: from 128 ranks up.", valueName: "auto|on|off"))
+    var symmetry: SymmetryUse = .auto
     @Flag(help: "Also evaluate ring and double-binary-tree baselines on the same fabric.") var compare = false
     @Option(name: .shortAndLong, help: "Write the schedule (forest, per-rank programs, size windows) as versioned JSON to this file.") var output: String?
     @Flag(help: "Print one JSON object on standard output instead of the summary.") var json = false
@@ -89,7 +91,7 @@ struct Synth: ParsableCommand {
             do {
                 result = try Synthesizer.synthesize(fabric, collective: collective, root: rootRank, engine: engineFunction,
                                                     construction: exact ? .exact : .automatic, treesPerRoot: treesPerRank,
-                                                    balancer: balancer, progress: { progress.report($0) })
+                                                    balancer: balancer, symmetry: symmetry, progress: { progress.report($0) })
             } catch {
                 throw UserError("\(topology): \(error)")
             }
@@ -205,6 +207,9 @@ struct Synth: ParsableCommand {
                   + (f.cap == nil ? "\(gbps(f.bound.perRoot)) GB/s per root" : "\(gbps(f.bound.perRoot)) GB/s per root unbounded"))
             print("  tree depth: " + f.depthHistogram.map { "\($0.trees) of depth \($0.depth)" }.joined(separator: ", ")
                   + (f.builtGreedily ? " (greedy construction)" : " (exact construction)"))
+            if let order = f.rotationOrder {
+                print("  symmetry: a rotation of order \(order); trees built for \(f.roots.count / order) of \(f.roots.count) roots and mapped")
+            }
             if !f.bound.bottleneck.isEmpty {
                 print("  bottleneck: \(describeCut(f.bound.bottleneck, fabric: fabric, direction: f.direction))")
             }
@@ -247,6 +252,7 @@ struct Synth: ParsableCommand {
             "\"trees\": \(s.forests.reduce(0) { $0 + $1.trees.count })",
             "\"tree_depths\": [" + s.forests.map { f in "{" + f.depthHistogram.map { "\"\($0.depth)\": \($0.trees)" }.joined(separator: ", ") + "}" }.joined(separator: ", ") + "]",
             "\"engine\": \(q(engine.rawValue))",
+            "\"rotation_order\": \(s.forests.compactMap(\.rotationOrder).first.map(String.init) ?? "null")",
             "\"seconds\": \(String(format: "%.4f", seconds))",
             "\"bottleneck\": [" + (s.forests.first?.bound.bottleneck ?? []).map { q(fabric.name(of: $0)) }.joined(separator: ", ") + "]",
         ]
@@ -275,3 +281,4 @@ enum RuntimeKind: String, ExpressibleByArgument, CaseIterable {
 
     var costs: MessageCosts { self == .tcp ? .tcp : .parallelEngines }
 }
+extension SymmetryUse: ExpressibleByArgument {}
