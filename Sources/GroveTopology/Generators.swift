@@ -16,22 +16,37 @@ public enum FabricGenerator {
 
     /// NVIDIA DGX boxes: 8 GPUs on an NVSwitch, one NIC per GPU into a per-rail InfiniBand switch.
     public static func dgx(boxes: Int, nvlink: Rational, nic: Rational, model: String) throws(TopologyError) -> Fabric {
+        let desc = "\(boxes)× NVIDIA DGX \(model): 8 GPUs per box, each with \(nvlink.decimalString) GB/s each way into the box's NVSwitch fabric "
+            + "(modelled as one switch)" + (boxes > 1 ? "; one \(nic.decimalString) GB/s NIC per GPU (\(Int(nic.doubleValue * 8)) Gb/s) into a rail InfiniBand switch shared by GPU i of every box (rail-optimized fabric, one switch per rail)" : "")
+            + ". Figures: NVIDIA DGX \(model) system architecture documents."
+        return try dgxBoxes(Array(repeating: (nvlink, nic), count: boxes), name: "dgx-\(model.lowercased())-\(boxes)", description: desc)
+    }
+
+    /// DGX boxes of any mix on one rail-optimized fabric: box n has 8 GPUs at `boxes[n].nvlink`
+    /// into its NVSwitch and `boxes[n].nic` into rail switch i for GPU i.
+    static func dgxBoxes(_ boxes: [(nvlink: Rational, nic: Rational)], name: String, description: String) throws(TopologyError) -> Fabric {
         var b = Builder()
-        for n in 0..<boxes {
+        for (n, box) in boxes.enumerated() {
             let nvs = "n\(n).nvswitch"
             b.switches.append(nvs)
             for g in 0..<8 {
                 let gpu = "n\(n).gpu\(g)"
                 b.ranks.append(gpu)
-                b.both(gpu, nvs, nvlink)
-                if boxes > 1 { b.both(gpu, "ib.rail\(g)", nic) }
+                b.both(gpu, nvs, box.nvlink)
+                if boxes.count > 1 { b.both(gpu, "ib.rail\(g)", box.nic) }
             }
         }
-        if boxes > 1 { b.switches += (0..<8).map { "ib.rail\($0)" } }
-        let desc = "\(boxes)× NVIDIA DGX \(model): 8 GPUs per box, each with \(nvlink.decimalString) GB/s each way into the box's NVSwitch fabric "
-            + "(modelled as one switch)" + (boxes > 1 ? "; one \(nic.decimalString) GB/s NIC per GPU (\(Int(nic.doubleValue * 8)) Gb/s) into a rail InfiniBand switch shared by GPU i of every box (rail-optimized fabric, one switch per rail)" : "")
-            + ". Figures: NVIDIA DGX \(model) system architecture documents."
-        return try b.build("dgx-\(model.lowercased())-\(boxes)", desc)
+        if boxes.count > 1 { b.switches += (0..<8).map { "ib.rail\($0)" } }
+        return try b.build(name, description)
+    }
+
+    /// A100 boxes then H100 boxes on shared rails (a cluster extended with a newer generation):
+    /// 300 GB/s NVLink and 25 GB/s NICs, 450 and 50.
+    public static func dgxMixed(a100: Int, h100: Int) throws(TopologyError) -> Fabric {
+        let boxes = Array(repeating: (Rational(300), Rational(25)), count: a100) + Array(repeating: (Rational(450), Rational(50)), count: h100)
+        let desc = "\(a100)× NVIDIA DGX A100 (300 GB/s NVLink, 25 GB/s NIC per GPU) and \(h100)× DGX H100 (450 GB/s, 50 GB/s) on one "
+            + "rail-optimized InfiniBand fabric, one rail switch per GPU index shared by every box. Figures: NVIDIA DGX system architecture documents."
+        return try dgxBoxes(boxes, name: "dgx-mixed-\(a100)a\(h100)h", description: desc)
     }
 
     public static func dgxA100(boxes: Int) throws(TopologyError) -> Fabric {

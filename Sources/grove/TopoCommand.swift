@@ -27,6 +27,7 @@ extension Topo {
             discussion: """
             Kinds and the options they use:
               dgx-a100, dgx-h100, mi250  --boxes
+              dgx-mixed                  --a100-boxes --boxes (H100)
               ring, biring, star         --ranks --bandwidth
               torus                      --rows --cols --bandwidth
               leaf-spine                 --leaves --hosts-per-leaf --spines
@@ -44,9 +45,9 @@ extension Topo {
                 --oversubscription 3 -o cloud-1500.json
             """
         )
-        @Argument(help: "dgx-a100 | dgx-h100 | mi250 | ring | biring | star | torus | leaf-spine | cloud")
+        @Argument(help: "dgx-a100 | dgx-h100 | dgx-mixed | mi250 | ring | biring | star | torus | leaf-spine | cloud")
         var kind: String
-        @Option(help: "Boxes (DGX, MI250).") var boxes = 1
+        @Option(help: "Boxes (DGX, MI250; the H100 boxes of dgx-mixed).") var boxes = 1
         @Option(help: "Ranks (ring, biring, star).") var ranks = 8
         @Option(help: "Link or NIC bandwidth, GB/s.") var bandwidth = "25"
         @Option(help: "Torus rows.") var rows = 4
@@ -57,6 +58,7 @@ extension Topo {
         @Option(help: "Leaf-to-spine uplink bandwidth, GB/s (leaf-spine).") var uplink = "25"
         @Option(help: "Comma-separated host NIC bandwidths, GB/s (cloud).") var nics = "12.5,25,25,50"
         @Option(help: "GPUs per host (cloud).") var gpusPerHost = 2
+        @Option(help: "DGX A100 boxes beside the --boxes DGX H100 ones (dgx-mixed).") var a100Boxes = 1
         @Option(help: "Hosts (cloud cluster; NIC bandwidths and rank counts cycle over them).") var hosts: Int?
         @Option(help: "Comma-separated ranks per host, taken in turn (cloud cluster; default --gpus-per-host).") var ranksPerHost: String?
         @Option(help: "Hosts per top-of-rack switch (cloud cluster; default all on one).") var hostsPerTor: Int?
@@ -85,6 +87,9 @@ extension Topo {
                     case "dgx-a100": fabric = try FabricGenerator.dgxA100(boxes: count(boxes, "boxes", min: 1))
                     case "dgx-h100": fabric = try FabricGenerator.dgxH100(boxes: count(boxes, "boxes", min: 1))
                     case "mi250": fabric = try FabricGenerator.mi250(boxes: count(boxes, "boxes", min: 1))
+                    case "dgx-mixed":
+                        fabric = try FabricGenerator.dgxMixed(a100: count(a100Boxes, "a100-boxes", min: 0), h100: count(boxes, "boxes", min: 0))
+                        guard fabric.rankCount > 8 else { throw UserError("dgx-mixed: give --a100-boxes and --boxes (H100) adding up to 2 or more") }
                     case "ring", "biring":
                         fabric = try FabricGenerator.ring(ranks: count(ranks, "ranks", min: 2), bandwidth: number(bandwidth, "bandwidth"), bidirectional: kind == "biring")
                     case "star": fabric = try FabricGenerator.star(ranks: count(ranks, "ranks", min: 2), bandwidth: number(bandwidth, "bandwidth"))
