@@ -61,7 +61,6 @@ func temporaryFile(_ text: String) throws -> String {
         (#"{"ranks": ["a", "b"], "links": [{"from": "a", "to": "b", "bandwidth": "x"}, {"from": "b", "to": "a", "bandwidth": 1}]}"#, "not a number"),
         (#"{"ranks": [], "links": []}"#, "no ranks"),
         (#"{"ranks": ["a", "b"], "links": [{"from": "a", "to": "b", "bandwidth": 1}]}"#, "rank 'b' cannot reach rank 'a'"),
-        (#"{"ranks": ["a", "b"], "switches": ["s"], "links": [{"from": "a", "to": "s", "bandwidth": 2}, {"from": "s", "to": "b", "bandwidth": 1}, {"from": "b", "to": "a", "bandwidth": 1}]}"#, "switch 's'"),
         (#"{"ranks": ["a", "b"], "links": [{"from": "b", "to": "b", "bandwidth": 1}, {"from": "a", "to": "b", "bandwidth": 1, "bidirectional": true}]}"#, "to itself"),
         ("{\"ranks\": [\"a\"\n \"b\"]}", ":2:2:"),
     ]
@@ -77,6 +76,21 @@ func temporaryFile(_ text: String) throws -> String {
         #expect(r.stderr.contains(culprit), "stderr: \(r.stderr)")
         #expect(r.stderr.hasPrefix("grove: \(path)"))
         #expect(!r.stderr.contains("Fatal error") && !r.stderr.contains("Stack dump"))
+    }
+
+    /// A switch receiving more than it sends is valid: synthesized on its balanced part, with
+    /// the cut bound as given printed beside it (here a → s carries 2 GB/s, s → b only 1).
+    @Test func unbalancedSwitchIsSynthesizedWithBothBounds() throws {
+        let path = try temporaryFile(#"{"ranks": ["a", "b"], "switches": ["s"], "links": [{"from": "a", "to": "s", "bandwidth": 2}, {"from": "s", "to": "b", "bandwidth": 1}, {"from": "b", "to": "a", "bandwidth": 1}]}"#)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let r = try grove(["synth", path, "-c", "allgather"])
+        #expect(r.status == 0, "stderr: \(r.stderr)")
+        #expect(r.stdout.contains("s (in 2, out 1 GB/s)"), "\(r.stdout)")
+        #expect(r.stdout.contains("best balanced part (LP over all trimmings)"), "\(r.stdout)")
+        let json = try grove(["synth", path, "-c", "allgather", "--json"])
+        let o = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        #expect(o["unbalanced_switches"] as? [String] == ["s"])
+        #expect((o["balanced_part_algbw"] as? Double).map { $0 <= (o["bound_algbw"] as? Double ?? 0) } == true)
     }
 
     @Test func missingFileExitsTwo() throws {

@@ -55,10 +55,10 @@ func randomFabric(seed: UInt64) throws -> Fabric {
 
 @Suite struct EnginesAgree {
     /// 300 random fabrics: the bound equals the brute-force minimum over all cuts, the forest
-    /// passes its check at exactly that rate (built both ways: greedy-first and exact-only), and the
-    /// LP engine finds the same number — for allgather (all ranks are roots) and broadcast from one root.
+    /// passes its check at exactly that rate (built both ways: greedy-first and exact-only, and
+    /// with symmetry forced on as well as off), and the LP engine finds the same number — for allgather (all ranks are roots) and broadcast from one root.
     @Test func randomFabrics() throws {
-        var withSwitches = 0
+        var withSwitches = 0, rotated = 0
         var built: [Bool: Int] = [:]
         for seed in UInt64(1)...300 {
             let fabric = try randomFabric(seed: seed)
@@ -74,6 +74,11 @@ func randomFabric(seed: UInt64) throws -> Fabric {
             for construction in Construction.allCases {
                 let ag = try Synthesizer.synthesize(fabric, collective: .allgather, construction: construction)
                 #expect(ag.achievedAlgbw == ag.boundAlgbw, "seed \(seed) \(construction)")
+                // With symmetry forced on (a rotation, where the fabric has one, builds the trees)
+                // the bound and the forest's rate are the same.
+                let sym = try Synthesizer.synthesize(fabric, collective: .allgather, construction: construction, symmetry: .on)
+                #expect(sym.achievedAlgbw == ag.boundAlgbw && sym.boundAlgbw == ag.boundAlgbw, "seed \(seed) \(construction) symmetry on")
+                if sym.forests[0].rotationOrder != nil { rotated += 1 }
                 if construction == .automatic { built[ag.forests[0].builtGreedily, default: 0] += 1 }
                 let bc = try Synthesizer.synthesize(fabric, collective: .broadcast, root: Rank(Int(seed) % fabric.rankCount), construction: construction)
                 #expect(bc.achievedAlgbw == bc.boundAlgbw, "seed \(seed) \(construction)")
@@ -82,7 +87,7 @@ func randomFabric(seed: UInt64) throws -> Fabric {
         #expect(withSwitches >= 100)
         // Both the greedy path and the fallback to the exact algorithms must have been exercised.
         #expect(built[true, default: 0] > 0 && built[false, default: 0] > 0, "greedy/exact counts: \(built)")
-        print("random fabrics: greedy path built \(built[true, default: 0]) allgather forests, exact fallback \(built[false, default: 0])")
+        print("random fabrics: greedy path built \(built[true, default: 0]) allgather forests, exact fallback \(built[false, default: 0]); \(rotated) built up to a rotation with symmetry on")
     }
 
     @Test(arguments: bundledTopologies())
