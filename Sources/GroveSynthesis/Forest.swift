@@ -337,13 +337,21 @@ public enum Synthesizer {
             }
             // Under the rotation λ(s, t) is the same along each cycle: one max-flow per cycle
             // (only on the capacities the rotation was found for).
-            let sinks = part.capacities == integer.capacities ? rotation?.representatives(of: roots) : nil
+            // The roots must be a union of cycles; then every rank cycle needs one test.
+            let sinks = part.capacities == integer.capacities && rotation?.representatives(of: roots) != nil
+                ? rotation?.representatives(of: fabric.ranks) : nil
             return RateSearch.optimalRate(part, roots: roots, sinks: sinks, progress: progress)
         }
         var rate = try optimum(integer)
         var excessBound: OptimalRate?
         var balancedOptimum: Double?
-        if let part = integer.balanced() {
+        let trimmed = integer.balanced()
+        guard trimmed.balances else {
+            throw .unbalanced("the switches' larger sides could not be trimmed to balance — "
+                              + fabric.switchImbalances().prefix(3).map { "'\(fabric.name(of: $0.switch))'" }.joined(separator: ", ")
+                              + "; please report this fabric")
+        }
+        if let part = trimmed.part {
             // Unbalanced switches: the bound as given stays an upper bound; trees need a
             // balanced part. Water-filling gives one; a balancer (the LP) the best one, on a
             // finer grid. The part with the higher exact rate is kept.
@@ -400,7 +408,8 @@ public enum Synthesizer {
             let total = units.reduce(0) { $0 &+ $1 }
             let (fine, o1) = total.multipliedReportingOverflow(by: rotation.length * 2 * fabric.rankCount)
             let (_, o2) = fine.multipliedReportingOverflow(by: fabric.rankCount)
-            attempts: for m in o1 || o2 ? [1] : [1, rotation.length] {
+            // Not with a cap: finer units would multiply the trees per root past it.
+            attempts: for m in o1 || o2 || capped != nil ? [1] : [1, rotation.length] {
                 var scaled = RoutedGraph(vertexCount: fabric.vertexCount)
                 for (i, l) in fabric.links.enumerated() { scaled.add(l.from.rawValue, l.to.rawValue, [Route(switches: [], amount: units[i] * m)]) }
                 for split in [FastPath.spreadSplit, FastPath.rotationSplit] {

@@ -47,11 +47,13 @@ public struct IntegerFabric: Sendable {
         return roots.allSatisfy { backward[$0.rawValue] }
     }
 
-    /// The balanced part (`SwitchBalance`), or nil when every switch already balances.
-    public func balanced() -> IntegerFabric? {
+    /// `part`: the balanced part (`SwitchBalance`), nil when every switch already balances;
+    /// `balances`: false if the sweeps did not balance every switch (not met on any fabric tried;
+    /// the caller then says so).
+    public func balanced() -> (part: IntegerFabric?, balances: Bool) {
         var trimmed = capacities
-        guard SwitchBalance.trim(fabric, &trimmed) > 0 else { return nil }
-        return IntegerFabric(fabric, scale: scale, capacities: trimmed)
+        guard let removed = SwitchBalance.trim(fabric, &trimmed) else { return (nil, false) }
+        return (removed > 0 ? IntegerFabric(fabric, scale: scale, capacities: trimmed) : nil, true)
     }
 
     /// Synthesis forms integers up to 2·C·N², where C is the total capacity in integer units

@@ -8,17 +8,18 @@ import GroveTopology
 /// holds for every schedule — an upper bound — while the forest is built on the balanced part.
 ///
 /// Trimming: at each unbalanced switch the larger side is lowered by water-filling — the widest
-/// arcs come down to a common level first, so no arc is emptied while its side keeps any
-/// capacity, and a path of positive capacity through balanced-able switches survives. Trimming
-/// a link between switches moves the excess on to the other switch, so sweeps repeat until every
-/// switch balances; each only removes capacity. Cost per sweep: O(Σ deg(w) · log C) for the
-/// levels found by bisection. Water-filling is a heuristic: where bypass links make some ports
-/// worth more than others, `BalancedLP` finds the best trimming.
+/// arcs come down to a common level first — on its arcs to or from ranks first, each kept at one
+/// unit at least (so no rank loses its way through the switch), and only what they cannot absorb
+/// on all of the side, links between switches included (which moves the excess on to the other
+/// switch). Sweeps repeat until every switch balances; each sweep that finds an imbalance removes
+/// capacity, so they end. Cost per sweep: O(Σ deg(w) · log C) for the levels found by bisection.
+/// Water-filling is a heuristic: where bypass links make some ports worth more than others,
+/// `BalancedLP` finds the best trimming.
 enum SwitchBalance {
     /// Lowers capacities (parallel to `fabric.links`) until in = out at every switch. Returns the
-    /// capacity units removed.
+    /// capacity units removed, or nil if some switch still differs after 100 000 sweeps.
     @discardableResult
-    static func trim(_ fabric: Fabric, _ capacities: inout [Int]) -> Int {
+    static func trim(_ fabric: Fabric, _ capacities: inout [Int]) -> Int? {
         var removed = 0
         var incoming = Array(repeating: [Int](), count: fabric.vertexCount)
         var outgoing = incoming
@@ -26,20 +27,24 @@ enum SwitchBalance {
             incoming[l.to.rawValue].append(i)
             outgoing[l.from.rawValue].append(i)
         }
-        var again = true
-        var sweeps = 0
-        while again && sweeps < 4 * fabric.vertexCount + 4 {
-            again = false
-            sweeps += 1
+        for _ in 0..<100_000 {
+            var again = false
             for w in fabric.switches {
                 let ins = incoming[w.rawValue], outs = outgoing[w.rawValue]
                 let excess = ins.reduce(0) { $0 + capacities[$1] } - outs.reduce(0) { $0 + capacities[$1] }
                 guard excess != 0 else { continue }
-                removed += lower(excess > 0 ? ins : outs, by: abs(excess), &capacities)
                 again = true
+                let side = (excess > 0 ? ins : outs).filter { capacities[$0] > 0 }
+                let facingRanks = side.filter { fabric.isRank(excess > 0 ? fabric.links[$0].from : fabric.links[$0].to) }
+                let spare = facingRanks.reduce(0) { $0 + capacities[$1] } - facingRanks.count
+                var left = abs(excess)
+                if spare > 0 { left -= lower(facingRanks, by: min(left, spare), &capacities) }
+                if left > 0 { left -= lower(side, by: left, &capacities) }
+                removed += abs(excess) - left
             }
+            if !again { return removed }
         }
-        return removed
+        return nil
     }
 
     /// Water-fills `amount` units off the arcs `group`: the least level L with
@@ -90,7 +95,7 @@ extension SwitchBalance {
             let (twice, o3) = total.multipliedReportingOverflow(by: 2 * n)
             let (_, o4) = twice.multipliedReportingOverflow(by: n)
             guard !overflow, !o3, !o4 else { continue }
-            trim(fabric.fabric, &grid)
+            guard trim(fabric.fabric, &grid) != nil else { return nil }
             return IntegerFabric(fabric.fabric, scale: scale, capacities: grid)
         }
         return nil

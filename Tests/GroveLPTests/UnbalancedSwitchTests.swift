@@ -89,4 +89,26 @@ import GroveTopology
             #expect(s.balancedAlgbw == s.boundAlgbw, "\(c)")
         }
     }
+
+    /// Two switches joined by a 100 GB/s trunk, one unit of excess at A (r1 → A 10, A → r1 9):
+    /// trimming takes it off r1 → A, not off the trunks — water-filling whole sides would bounce
+    /// it between A → B and B → A a unit at a time, wearing both down to ~10.
+    @Test func excessLeavesTrunksAlone() throws {
+        func link(_ a: String, _ b: String, _ g: Int) -> (from: String, to: String, bandwidth: Bandwidth, latency: Double?) {
+            (a, b, Bandwidth(gigabytesPerSecond: Rational(g)), nil)
+        }
+        let fabric = try Fabric(name: "trunk", ranks: ["r1", "r2"], switches: ["A", "B"], links: [
+            link("r1", "A", 10), link("A", "r1", 9), link("r2", "B", 10), link("B", "r2", 10),
+            link("A", "B", 100), link("B", "A", 100),
+        ])
+        let integer = IntegerFabric(fabric)
+        let trimmed = integer.balanced()
+        let part = try #require(trimmed.part)
+        #expect(trimmed.balances)
+        let kept = Dictionary(uniqueKeysWithValues: fabric.links.indices.map { ("\(fabric.name(of: fabric.links[$0].from))>\(fabric.name(of: fabric.links[$0].to))", part.capacities[$0] * 1) })
+        let unit = integer.capacities[fabric.links.firstIndex { fabric.name(of: $0.from) == "A" && fabric.name(of: $0.to) == "B" }!] / 100
+        #expect(kept["A>B"] == 100 * unit && kept["B>A"] == 100 * unit && kept["r1>A"] == 9 * unit, "\(kept)")
+        let s = try Synthesizer.synthesize(fabric, collective: .allgather)
+        #expect(s.achievedAlgbw == s.boundAlgbw)
+    }
 }
