@@ -364,7 +364,8 @@ public enum Synthesizer {
                     balancedOptimum = best.perRootUnits / Double(integer.scale)
                     if let grid = SwitchBalance.gridCapacities(integer, best.capacities) { parts.insert(grid, at: 0) }
                 } catch {
-                    throw .engineFailed("\(error)")
+                    // Water-filling still gives a balanced part; the report then has no LP line.
+                    progress?("the balanced-part LP failed (\(error)); water-filling alone")
                 }
             }
             var chosen: (IntegerFabric, OptimalRate)?
