@@ -395,10 +395,13 @@ public enum Synthesizer {
             let found = FixedKSearch.search(integer, roots: roots, k: cap, optimum: rate.perRootUnits, progress: progress)
             (k, units, capped) = (cap, found.capacities, found)
         }
-        var original = RoutedGraph(vertexCount: fabric.vertexCount)
-        for (i, l) in fabric.links.enumerated() {
-            original.add(l.from.rawValue, l.to.rawValue, [Route(switches: [], amount: units[i])])
+        /// The fabric with `units` times `m` on its links, before any switch is split.
+        func routed(_ m: Int = 1) -> RoutedGraph {
+            var g = RoutedGraph(vertexCount: fabric.vertexCount)
+            for (i, l) in fabric.links.enumerated() { g.add(l.from.rawValue, l.to.rawValue, [Route(switches: [], amount: units[i] * m)]) }
+            return g
         }
+        let original = routed()
         var graph = original
         var fast: [TreePacker.Partial]?
         var rotationOrder: Int?
@@ -406,13 +409,10 @@ public enum Synthesizer {
             // Up to a rotation: trees for one root per cycle, mapped to the rest.
             // Units as they are, then L times finer: averaging any packing over the rotation
             // gives a symmetric one in multiples of 1/L, so the finer units always admit one.
-            let total = units.reduce(0) { $0 &+ $1 }
-            let (fine, o1) = total.multipliedReportingOverflow(by: rotation.length * 2 * fabric.rankCount)
-            let (_, o2) = fine.multipliedReportingOverflow(by: fabric.rankCount)
             // Not with a cap: finer units would multiply the trees per root past it.
-            attempts: for m in o1 || o2 || capped != nil ? [1] : [1, rotation.length] {
-                var scaled = RoutedGraph(vertexCount: fabric.vertexCount)
-                for (i, l) in fabric.links.enumerated() { scaled.add(l.from.rawValue, l.to.rawValue, [Route(switches: [], amount: units[i] * m)]) }
+            let finer = capped == nil && IntegerFabric.withinHeadroom(units, multiplier: rotation.length, ranks: fabric.rankCount)
+            attempts: for m in finer ? [1, rotation.length] : [1] {
+                let scaled = m == 1 ? original : routed(m)
                 for split in [FastPath.spreadSplit, FastPath.rotationSplit] {
                     graph = scaled
                     split(&graph, fabric)

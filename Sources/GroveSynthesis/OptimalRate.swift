@@ -29,17 +29,7 @@ public struct IntegerFabric: Sendable {
     /// it to the other roots. O(V + E).
     public func connects(_ roots: [Rank]) -> Bool {
         guard let first = roots.first else { return true }
-        func reach(reverse: Bool) -> [Bool] {
-            var adjacency = Array(repeating: [Int](), count: fabric.vertexCount)
-            for (i, l) in fabric.links.enumerated() where capacities[i] > 0 {
-                if reverse { adjacency[l.to.rawValue].append(l.from.rawValue) } else { adjacency[l.from.rawValue].append(l.to.rawValue) }
-            }
-            var seen = Array(repeating: false, count: fabric.vertexCount)
-            var stack = [first.rawValue]
-            seen[first.rawValue] = true
-            while let v = stack.popLast() { for w in adjacency[v] where !seen[w] { seen[w] = true; stack.append(w) } }
-            return seen
-        }
+        func reach(reverse: Bool) -> [Bool] { fabric.reachable(from: first.vertex, reverse: reverse, uses: { capacities[$0] > 0 }) }
         let forward = reach(reverse: false)
         guard fabric.ranks.allSatisfy({ forward[$0.rawValue] }) else { return false }
         guard roots.count > 1 else { return true }
@@ -62,16 +52,22 @@ public struct IntegerFabric: Sendable {
     /// packing's units c·Q/G ≤ c·N and multiplicity k ≤ C, the lowering's fractions of 1/(k·N).
     /// Checking that bound once here is what keeps every later product from overflowing.
     public static func checkHeadroom(_ fabric: Fabric) throws(SynthesisError) {
-        let integer = IntegerFabric(fabric)
+        guard withinHeadroom(IntegerFabric(fabric).capacities, ranks: fabric.rankCount) else { throw .tooLarge(tooLargeMessage(fabric)) }
+    }
+
+    /// Whether capacities `capacities` times `multiplier` keep 2·C·N² within 64 bits (C their
+    /// total, N the rank count): the bound above, for finer units than the fabric's own.
+    static func withinHeadroom(_ capacities: [Int], multiplier: Int = 1, ranks: Int) -> Bool {
         var total = 0
-        for c in integer.capacities {
-            let (t, o) = total.addingReportingOverflow(c)
-            guard !o else { throw .tooLarge(tooLargeMessage(fabric)) }
+        for c in capacities {
+            let (scaled, o1) = c.multipliedReportingOverflow(by: multiplier)
+            let (t, o2) = total.addingReportingOverflow(scaled)
+            guard !o1 && !o2 else { return false }
             total = t
         }
-        let (twice, o1) = total.multipliedReportingOverflow(by: 2 * fabric.rankCount)
-        let (_, o2) = twice.multipliedReportingOverflow(by: fabric.rankCount)
-        if o1 || o2 { throw .tooLarge(tooLargeMessage(fabric)) }
+        let (twice, o1) = total.multipliedReportingOverflow(by: 2 * ranks)
+        let (_, o2) = twice.multipliedReportingOverflow(by: ranks)
+        return !o1 && !o2
     }
 
     private static func tooLargeMessage(_ fabric: Fabric) -> String {

@@ -81,20 +81,9 @@ extension SwitchBalance {
     static func gridCapacities(_ fabric: IntegerFabric, _ wanted: [Double]) -> IntegerFabric? {
         let n = fabric.fabric.rankCount
         for m in [1000, 100, 10, 1] {
-            let (scale, o1) = fabric.scale.multipliedReportingOverflow(by: m)
-            guard !o1 else { continue }
-            var total = 0, overflow = false
-            var grid: [Int] = []
-            for (c, w) in zip(fabric.capacities, wanted) {
-                let (cm, o) = c.multipliedReportingOverflow(by: m)
-                let (t, o2) = total.addingReportingOverflow(cm)
-                if o || o2 { overflow = true; break }
-                total = t
-                grid.append(max(0, min(cm, Int((w * Double(m)).rounded()))))
-            }
-            let (twice, o3) = total.multipliedReportingOverflow(by: 2 * n)
-            let (_, o4) = twice.multipliedReportingOverflow(by: n)
-            guard !overflow, !o3, !o4 else { continue }
+            let (scale, o) = fabric.scale.multipliedReportingOverflow(by: m)
+            guard !o, IntegerFabric.withinHeadroom(fabric.capacities, multiplier: m, ranks: n) else { continue }
+            var grid = zip(fabric.capacities, wanted).map { c, w in max(0, min(c * m, Int((w * Double(m)).rounded()))) }
             guard trim(fabric.fabric, &grid) != nil else { return nil }
             return IntegerFabric(fabric.fabric, scale: scale, capacities: grid)
         }

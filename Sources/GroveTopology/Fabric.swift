@@ -258,9 +258,11 @@ public struct Fabric: Sendable, Equatable {
         return problems
     }
 
-    private func reachable(from start: VertexID, reverse: Bool) -> [Bool] {
+    /// The vertices reachable from `start` (against the links' direction if `reverse`) over the
+    /// links whose index `uses` accepts. O(V + E).
+    public func reachable(from start: VertexID, reverse: Bool, uses: (Int) -> Bool = { _ in true }) -> [Bool] {
         var adjacency = Array(repeating: [Int](), count: vertexCount)
-        for l in links {
+        for (i, l) in links.enumerated() where uses(i) {
             if reverse { adjacency[l.to.rawValue].append(l.from.rawValue) } else { adjacency[l.from.rawValue].append(l.to.rawValue) }
         }
         var seen = Array(repeating: false, count: vertexCount)
