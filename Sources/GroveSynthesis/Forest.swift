@@ -413,11 +413,11 @@ public enum Synthesizer {
             let finer = capped == nil && IntegerFabric.withinHeadroom(units, multiplier: rotation.length, ranks: fabric.rankCount)
             attempts: for m in finer ? [1, rotation.length] : [1] {
                 let scaled = m == 1 ? original : routed(m)
-                for split in [FastPath.spreadSplit, FastPath.rotationSplit] {
+                for attempt in FastPath.attempts {
                     graph = scaled
-                    split(&graph, fabric)
+                    guard attempt.split(&graph, fabric) else { continue }
                     fast = SymmetricPacking.pack(capacity: graph.capacity, rankCount: fabric.rankCount, roots: roots, k: k * m,
-                                                 rotation: rotation, progress: progress)
+                                                 rotation: rotation, rule: attempt.rule, progress: progress)
                     if fast != nil {
                         rotationOrder = rotation.length
                         k *= m
@@ -428,10 +428,11 @@ public enum Synthesizer {
         }
         if construction == .automatic && fast == nil {
             // Shallow trees first (switches as complete graphs), then rings, then the exact path.
-            for split in [FastPath.spreadSplit, FastPath.rotationSplit] {
+            for attempt in FastPath.attempts {
                 graph = original
-                split(&graph, fabric)
-                fast = FastPath.greedyPack(capacity: graph.capacity, rankCount: fabric.rankCount, roots: roots, k: k, progress: progress)
+                guard attempt.split(&graph, fabric) else { continue }
+                fast = FastPath.greedyPack(capacity: graph.capacity, rankCount: fabric.rankCount, roots: roots, k: k,
+                                           rule: attempt.rule, progress: progress)
                 if fast != nil { break }
             }
             if fast == nil { progress?("greedy packing fell short; running exact switch removal and packing") }
@@ -445,8 +446,7 @@ public enum Synthesizer {
             // the switches' ports squared: with many tree units (a single-root broadcast on
             // fractional bandwidths has thousands) the sparser exact split packs far faster.
             graph = original
-            FastPath.spreadSplit(&graph, fabric: fabric)
-            if EdgeSplitter.certifies(graph, fabric: fabric, roots: roots, k: k) {
+            if FastPath.spreadSplit(&graph, fabric: fabric), EdgeSplitter.certifies(graph, fabric: fabric, roots: roots, k: k) {
                 spreadPacked = try? TreePacker.pack(capacity: graph.capacity, rankCount: fabric.rankCount, roots: roots, k: k, progress: progress)
             }
         }

@@ -135,7 +135,8 @@ public enum FabricSymmetry {
 /// per tree for N/L roots' trees instead of N roots', plus O(L · N · trees) to map them.
 enum SymmetricPacking {
     static func pack(capacity: [RoutedGraph.Key: Int], rankCount n: Int, roots: [Rank], k: Int,
-                     rotation: FabricRotation, progress: ((String) -> Void)?) -> [TreePacker.Partial]? {
+                     rotation: FabricRotation, rule: FastPath.TreeRule = .shallowWidest,
+                     progress: ((String) -> Void)?) -> [TreePacker.Partial]? {
         let sigma = rotation.permutation, length = rotation.length
         // The roots must be a union of σ-cycles; one representative (least index) per cycle.
         guard let representatives = rotation.representatives(of: roots)?.map(\.rawValue) else { return nil }
@@ -168,9 +169,9 @@ enum SymmetricPacking {
         while true {
             var progressed = false
             for r in representatives where remaining[r]! > 0 {
-                guard let tree = shallowWidest(root: r, n: n, start: start, head: head, width: { residual[orbit[$0]] }) else { return nil }
+                guard let arcs = tree(root: r, n: n, start: start, head: head, rule: rule, width: { residual[orbit[$0]] }) else { return nil }
                 var used: [Int] = []
-                for a in tree {
+                for a in arcs {
                     if count[orbit[a]] == 0 { used.append(orbit[a]) }
                     count[orbit[a]] += 1
                 }
@@ -179,7 +180,7 @@ enum SymmetricPacking {
                 for o in used { residual[o] -= mu * count[o]; count[o] = 0 }
                 guard mu > 0 else { return nil }
                 remaining[r]! -= mu
-                built.append((r, mu, tree.map { (keys[$0].from, keys[$0].to) }))
+                built.append((r, mu, arcs.map { (keys[$0].from, keys[$0].to) }))
                 progressed = true
                 if built.count % 64 == 0 { progress?("tree packing (symmetric, \(representatives.count) of \(roots.count) roots): \(built.count) trees") }
             }
@@ -201,25 +202,30 @@ enum SymmetricPacking {
     }
 
     /// The widest bottleneck θ by Prim, then breadth-first over arcs of width ≥ θ, each rank's
-    /// parent the widest arc from the previous level. Returns arc indices, or nil if some rank
-    /// cannot be reached with positive width. O(V² + E).
-    static func shallowWidest(root: Int, n: Int, start: [Int], head: [Int], width: (Int) -> Int) -> [Int]? {
+    /// parent the widest arc from the previous level (`.widest`: Prim's tree itself). Returns
+    /// arc indices, or nil if some rank cannot be reached with positive width. O(V² + E).
+    static func tree(root: Int, n: Int, start: [Int], head: [Int], rule: FastPath.TreeRule = .shallowWidest,
+                              width: (Int) -> Int) -> [Int]? {
         var best = Array(repeating: 0, count: n)
+        var bestArc = Array(repeating: -1, count: n)
         var inTree = Array(repeating: false, count: n)
         inTree[root] = true
         func relax(_ x: Int) {
-            for a in start[x]..<start[x + 1] where !inTree[head[a]] { best[head[a]] = max(best[head[a]], width(a)) }
+            for a in start[x]..<start[x + 1] where !inTree[head[a]] && width(a) > best[head[a]] { best[head[a]] = width(a); bestArc[head[a]] = a }
         }
         relax(root)
         var theta = Int.max
+        var prim: [Int] = []
         for _ in 1..<n {
             var pick = -1
             for y in 0..<n where !inTree[y] && best[y] > 0 && (pick < 0 || best[y] > best[pick]) { pick = y }
             guard pick >= 0 else { return nil }
             inTree[pick] = true
+            prim.append(bestArc[pick])
             theta = min(theta, best[pick])
             relax(pick)
         }
+        if rule == .widest { return prim }
         var parentArc = Array(repeating: -1, count: n)
         var depth = Array(repeating: -1, count: n)
         depth[root] = 0
