@@ -125,8 +125,16 @@ public struct Forest: Sendable {
     public func check(on fabric: Fabric) throws(ForestCheckError) -> Rational {
         let n = fabric.rankCount
         var perRoot: [Rank: Int] = [:]
-        var linkIndex: [Int: Int] = [:]
-        for (i, l) in fabric.links.enumerated() { linkIndex[l.from.rawValue * fabric.vertexCount + l.to.rawValue] = i }
+        // Link lookup: a short scan of a vertex's out-links, a dictionary for wide switches.
+        var outLinks = Array(repeating: [(to: Int, index: Int)](), count: fabric.vertexCount)
+        for (i, l) in fabric.links.enumerated() { outLinks[l.from.rawValue].append((l.to.rawValue, i)) }
+        var wide: [Int: Int] = [:]
+        for (v, list) in outLinks.enumerated() where list.count > 8 { for (w, i) in list { wide[v * fabric.vertexCount + w] = i } }
+        func linkIndex(_ a: Int, _ b: Int) -> Int? {
+            let list = outLinks[a]
+            if list.count > 8 { return wide[a * fabric.vertexCount + b] }
+            return list.first { $0.to == b }?.index
+        }
         var load = Array(repeating: 0, count: fabric.links.count)
         for (ti, tree) in trees.enumerated() {
             perRoot[tree.root, default: 0] += tree.multiplicity
@@ -145,13 +153,18 @@ public struct Forest: Sendable {
                     throw ForestCheckError(description: "tree \(ti): routes of arc \(arc.from)→\(arc.to) do not carry the tree's multiplicity")
                 }
                 for route in arc.routes {
-                    let path = [arc.from.vertex] + route.switches + [arc.to.vertex]
-                    for (a, b) in zip(path, path.dropFirst()) {
-                        guard let li = linkIndex[a.rawValue * fabric.vertexCount + b.rawValue] else {
-                            throw ForestCheckError(description: "tree \(ti): route \(path.map { fabric.name(of: $0) }.joined(separator: "→")) uses a link that does not exist")
-                        }
-                        load[li] += route.amount
+                    func missing() -> ForestCheckError {
+                        let path = [arc.from.vertex] + route.switches + [arc.to.vertex]
+                        return ForestCheckError(description: "tree \(ti): route \(path.map { fabric.name(of: $0) }.joined(separator: "→")) uses a link that does not exist")
                     }
+                    var a = arc.from.rawValue
+                    for b in route.switches {
+                        guard let li = linkIndex(a, b.rawValue) else { throw missing() }
+                        load[li] += route.amount
+                        a = b.rawValue
+                    }
+                    guard let li = linkIndex(a, arc.to.rawValue) else { throw missing() }
+                    load[li] += route.amount
                 }
             }
         }
@@ -405,7 +418,17 @@ public enum Synthesizer {
         var graph = original
         var fast: [TreePacker.Partial]?
         var rotationOrder: Int?
-        if construction == .automatic, let rotation {
+        if construction == .automatic, fast == nil, capped == nil, let rotation, Set(roots) == Set(fabric.ranks),
+           let torus = TorusForest.recognize(integer, rotation: rotation),
+           let built = TorusForest.forest(torus, k: k, capacity: units[0]),
+           IntegerFabric.withinHeadroom(units, multiplier: built.multiplier, ranks: fabric.rankCount) {
+            // A torus: four tree shapes translated to every root fill every link exactly.
+            progress?("torus \(torus.rows) × \(torus.cols): trees by construction")
+            k *= built.multiplier
+            graph = routed(built.multiplier)
+            fast = built.trees
+        }
+        if construction == .automatic, fast == nil, let rotation {
             // Up to a rotation: trees for one root per cycle, mapped to the rest.
             // Units as they are, then L times finer: averaging any packing over the rotation
             // gives a symmetric one in multiples of 1/L, so the finer units always admit one.
@@ -471,9 +494,13 @@ public enum Synthesizer {
             packed = shallowest(partials, graph: graph, fabric: fabric, roots: roots, k: k,
                                 restarts: fast == nil && fabric.rankCount <= 64 ? 16 : 0)
         }
+        // Without switches every arc is its link: one route list per tree, shared by its arcs
+        // (the check below still counts every link's load).
+        let direct = fabric.switches.isEmpty
         let trees = packed.map { t in
-            Arborescence(root: Rank(t.root), multiplicity: t.multiplicity, arcs: t.arcs.map { a in
-                TreeArc(from: Rank(a.from), to: Rank(a.to), routes: graph.take(a.from, a.to, t.multiplicity))
+            let own = [Route(switches: [], amount: t.multiplicity)]
+            return Arborescence(root: Rank(t.root), multiplicity: t.multiplicity, arcs: t.arcs.map { a in
+                TreeArc(from: Rank(a.from), to: Rank(a.to), routes: direct ? own : graph.take(a.from, a.to, t.multiplicity))
             })
         }
         var forest = Forest(direction: .outward, roots: roots, treesPerRoot: k, trees: trees, bound: rate, builtGreedily: fast != nil)
