@@ -1,23 +1,26 @@
 import GroveTopology
 
-/// A cheap first attempt at switch removal and tree packing, used before the exact algorithms.
+/// Cheap first attempts at switch removal and tree packing, used before the exact algorithms.
 ///
-/// Two splits are tried, shallow first. The spread split turns a switch into a complete graph:
-/// in-neighbour u's capacity a_u goes to every other out-neighbour v in proportion to b_v
-/// (γ_uv = ⌊a_u·b_v / (C − b_u)⌋, C the switch's capacity; exact row sums before rounding, and
-/// for a symmetric switch of d equal ports every pair gets c/(d − 1)), so any rank reaches any
-/// other behind the same switch in one hop. What rounding leaves goes round by rotation. The
-/// rotation split pairs neighbour i's incoming capacity with neighbour i+1's outgoing one, so a
-/// symmetric switch becomes a ring — as good as a switch for every cut that matters on rail and
-/// NVSwitch fabrics, but trees over it are chains.
+/// Three attempts (`attempts`), shallowest trees first. The spread split turns a switch into a
+/// complete graph: in-neighbour u's capacity a_u goes to every other out-neighbour v in
+/// proportion to b_v (γ_uv = ⌊a_u·b_v / (C − b_u)⌋, C the switch's capacity; exact row sums
+/// before rounding, and for a symmetric switch of d equal ports every pair gets c/(d − 1)), so
+/// any rank reaches any other behind the same switch in one hop. The part split does the same
+/// only between the parts a switch joins (boxes, hosts), placing what rounding leaves by one
+/// small max-flow. The rotation split pairs neighbour i's incoming capacity with neighbour
+/// i+1's outgoing one, so a symmetric switch becomes a ring — as good as a switch for every cut
+/// that matters on rail and NVSwitch fabrics, but trees over it are chains. What a split leaves
+/// goes round by rotation.
 ///
 /// Packing is greedy: round-robin over roots, each tree the widest-bottleneck arborescence of
-/// the residual graph, and among those the shallowest (breadth-first over the arcs at least as
-/// wide as the bottleneck), carrying as much of its root's multiplicity as that bottleneck
-/// allows. No max-flow is run. The attempt succeeds only if every root gets its k units of
-/// spanning trees within capacity — and then the packing is valid by construction, since
-/// capacity is never exceeded; otherwise the caller tries the next split, then the exact
-/// algorithms. Cost: O(Σ deg(w)²) for the spread split, O(trees · (V² + E)) for the packing.
+/// the residual graph — Prim's tree itself after the part split, else the shallowest among the
+/// widest (breadth-first over the arcs at least as wide as the bottleneck) — carrying as much
+/// of its root's multiplicity as that bottleneck allows. No max-flow checks the trees. An
+/// attempt succeeds only if every root gets its k units of spanning trees within capacity —
+/// and then the packing is valid by construction, since capacity is never exceeded; otherwise
+/// the caller tries the next attempt, then the exact algorithms. Cost: O(Σ deg(w)²) for the
+/// spread splits (at most `pairBudget` pairs), O(trees · (V² + E)) for the packing.
 enum FastPath {
     /// How a greedy tree is chosen on the residual graph.
     enum TreeRule: Sendable {
@@ -32,7 +35,8 @@ enum FastPath {
 
     /// A switch split and the tree rule greedy packing uses on it.
     struct Attempt: Sendable {
-        /// Splits every switch; false when it would only repeat an earlier attempt's split.
+        /// Splits every switch; false when it would only repeat an earlier attempt's split or
+        /// gave up past `pairBudget` (the graph is then partly split: the caller starts over).
         var split: @Sendable (inout RoutedGraph, Fabric) -> Bool
         var rule: TreeRule
     }
@@ -69,8 +73,9 @@ enum FastPath {
     /// part has already — on MI250 the spread split sends 15 of every 127 NIC units back into
     /// their own box, and the box cut, the bound, loses that. A switch whose neighbours stay
     /// connected without it (an NVSwitch once the boxes are joined) is spread as before.
-    /// Returns false, splitting nothing, when no switch separates anything (then it is the
-    /// spread split) or when the pairs exceed `pairBudget`. O(S · (V + E) + Σ deg(w)²).
+    /// Returns false when no switch separates anything (then it is the spread split; nothing is
+    /// split) or when the pairs exceed `pairBudget` (the graph partly split). O(S · (V + E) +
+    /// Σ deg(w)²), plus the trimming.
     static func partSplit(_ graph: inout RoutedGraph, fabric: Fabric) -> Bool {
         let parts = fabric.switches.map { components(of: fabric, without: $0) }
         guard parts.contains(where: { $0 != nil }) else { return false }
@@ -92,7 +97,8 @@ enum FastPath {
     /// w. Flow through v from w has to leave towards another vertex, so every flow of the graph
     /// still fits; but a split would otherwise pair such dead capacity with live capacity of other
     /// parts and lose the latter. Repeated until nothing changes (trimming can cascade up a
-    /// tier). O(sweeps · Σ deg(v)).
+    /// tier), at most 16 sweeps. O(sweeps · S · E): the routed graph lists a switch's arcs by a
+    /// scan of all arcs.
     static func trimDeadCapacity(_ graph: inout RoutedGraph, fabric: Fabric) {
         var changed = true
         var sweeps = 0

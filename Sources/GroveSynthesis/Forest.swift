@@ -73,6 +73,12 @@ public struct TreeCap: Sendable, Equatable {
     public var isOptimal: Bool { scale == relaxedScale }
 }
 
+/// The sides of a torus whose forest was built by construction.
+public struct TorusShape: Sendable, Equatable {
+    public var rows: Int
+    public var cols: Int
+}
+
 public enum TreeDirection: String, Sendable {
     /// Data leaves the root (broadcast, allgather).
     case outward
@@ -108,6 +114,8 @@ public struct Forest: Sendable {
     /// Set when the trees were built up to a rotation of the fabric (`SymmetricPacking`): its
     /// order L, the trees built for one root in L and mapped to the others.
     public var rotationOrder: Int?
+    /// Set when the fabric is a 2D torus and the trees were built by construction (`TorusForest`).
+    public var torus: TorusShape?
 
     public init(direction: TreeDirection, roots: [Rank], treesPerRoot: Int, trees: [Arborescence], bound: OptimalRate, builtGreedily: Bool) {
         self.direction = direction
@@ -131,6 +139,7 @@ public struct Forest: Sendable {
         var wide: [Int: Int] = [:]
         for (v, list) in outLinks.enumerated() where list.count > 8 { for (w, i) in list { wide[v * fabric.vertexCount + w] = i } }
         func linkIndex(_ a: Int, _ b: Int) -> Int? {
+            guard outLinks.indices.contains(a) else { return nil }
             let list = outLinks[a]
             if list.count > 8 { return wide[a * fabric.vertexCount + b] }
             return list.first { $0.to == b }?.index
@@ -418,15 +427,17 @@ public enum Synthesizer {
         var graph = original
         var fast: [TreePacker.Partial]?
         var rotationOrder: Int?
+        var torusShape: TorusShape?
         if construction == .automatic, fast == nil, capped == nil, let rotation, Set(roots) == Set(fabric.ranks),
            let torus = TorusForest.recognize(integer, rotation: rotation),
-           let built = TorusForest.forest(torus, k: k, capacity: units[0]),
-           IntegerFabric.withinHeadroom(units, multiplier: built.multiplier, ranks: fabric.rankCount) {
+           let w = TorusForest.weights(torus, k: k, capacity: units[0]),
+           IntegerFabric.withinHeadroom(units, multiplier: w.multiplier, ranks: fabric.rankCount) {
             // A torus: four tree shapes translated to every root fill every link exactly.
             progress?("torus \(torus.rows) × \(torus.cols): trees by construction")
-            k *= built.multiplier
-            graph = routed(built.multiplier)
-            fast = built.trees
+            k *= w.multiplier
+            graph = routed(w.multiplier)
+            fast = TorusForest.trees(torus, p: w.p, q: w.q)
+            torusShape = TorusShape(rows: torus.rows, cols: torus.cols)
         }
         if construction == .automatic, fast == nil, let rotation {
             // Up to a rotation: trees for one root per cycle, mapped to the rest.
@@ -450,7 +461,8 @@ public enum Synthesizer {
             }
         }
         if construction == .automatic && fast == nil {
-            // Shallow trees first (switches as complete graphs), then rings, then the exact path.
+            // Shallow trees first (switches as complete graphs, then between parts), then rings,
+            // then the exact path.
             for attempt in FastPath.attempts {
                 graph = original
                 guard attempt.split(&graph, fabric) else { continue }
@@ -507,6 +519,7 @@ public enum Synthesizer {
         forest.excessBound = excessBound
         forest.balancedOptimum = balancedOptimum
         forest.rotationOrder = rotationOrder
+        forest.torus = torusShape
         if let capped {
             forest.cap = TreeCap(treesPerRoot: k, scale: capped.scale, relaxedScale: capped.relaxedScale,
                                  upperBoundPerRoot: Rational(k) / capped.relaxedScale / Rational(integer.scale), maxFlowRuns: capped.maxFlowRuns)

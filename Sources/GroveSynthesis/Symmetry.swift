@@ -130,7 +130,7 @@ public enum FabricSymmetry {
 /// the L images of an arc are distinct), so the packing keeps one residual per arc orbit and a
 /// tree's multiplicity is at most min over its orbits of residual/n. Trees are the shallowest
 /// among the widest (Prim on the orbit residuals, then breadth-first over arcs at least as
-/// wide), as in `FastPath`. Needs the split graph to be σ-invariant (checked). Succeeds when
+/// wide) or Prim's tree itself, by the attempt's rule, as in `FastPath`. Needs the split graph to be σ-invariant (checked). Succeeds when
 /// every representative root gets its k units; the caller falls back otherwise. Cost: O(V² + E)
 /// per tree for N/L roots' trees instead of N roots', plus O(L · N · trees) to map them.
 enum SymmetricPacking {

@@ -73,11 +73,11 @@ enum TorusForest {
         return Torus(rows: rows, cols: cols, rank: rank)
     }
 
-    /// The four shapes' translates for every root, with k and the link capacity (tree units,
-    /// uniform) of the caller: the multiplier m that makes the weights whole, and the trees with
-    /// multiplicities summing to k·m per root. Nil if the weights are not those of an exact
-    /// packing (then the torus bound is not the degree bound, and the caller packs as usual).
-    static func forest(_ torus: Torus, k: Int, capacity c: Int) -> (multiplier: Int, trees: [TreePacker.Partial])? {
+    /// The weights: with k and the link capacity c (tree units, uniform) of the caller, the
+    /// multiplier m that makes them whole and the multiplicities of P (and P′) and Q (and Q′),
+    /// summing to k·m per root. Nil if they are not those of an exact packing (then the torus
+    /// bound is not the degree bound, and the caller packs as usual).
+    static func weights(_ torus: Torus, k: Int, capacity c: Int) -> (multiplier: Int, p: Int, q: Int)? {
         let (r, cl) = (torus.rows, torus.cols)
         // (R−1)·w_P + (R−1)C·w_Q = c and (C−1)R·w_P + (C−1)·w_Q = c, by Cramer's rule.
         let (a11, a12, a21, a22) = (Rational(r - 1), Rational((r - 1) * cl), Rational((cl - 1) * r), Rational(cl - 1))
@@ -87,7 +87,12 @@ enum TorusForest {
         let wQ = (a11 * Rational(c) - Rational(c) * a21) / det
         guard wP >= .zero, wQ >= .zero, (wP + wQ) * Rational(2) == Rational(k) else { return nil }
         let m = Rational.lcm(wP.denominator, wQ.denominator)
-        let (mP, mQ) = ((wP * Rational(m)).numerator, (wQ * Rational(m)).numerator)
+        return (m, (wP * Rational(m)).numerator, (wQ * Rational(m)).numerator)
+    }
+
+    /// The four shapes' translates for every root, P and P′ of multiplicity `p`, Q and Q′ of `q`.
+    static func trees(_ torus: Torus, p mP: Int, q mQ: Int) -> [TreePacker.Partial] {
+        let (r, cl) = (torus.rows, torus.cols)
         // A shape as (Δa, Δb) arcs, parents first: `first` is the axis walked from the root.
         func shape(firstAxis: Int, mirrored: Bool) -> [((Int, Int), (Int, Int))] {
             let (l1, l2) = firstAxis == 0 ? (r, cl) : (cl, r)
@@ -119,6 +124,6 @@ enum TorusForest {
                 }
             }
         }
-        return (m, trees)
+        return trees
     }
 }

@@ -16,7 +16,8 @@ import GroveTopology
             let s = try Synthesizer.synthesize(fabric, collective: collective, symmetry: .on)
             #expect(s.achievedAlgbw == s.boundAlgbw, "\(fabric.name) \(collective)")
             let forest = try #require(s.forests.first)
-            let (count, depth) = (forest.trees.count, forest.maxDepth)
+            let (count, depth, shape) = (forest.trees.count, forest.maxDepth, forest.torus)
+            #expect(shape == TorusShape(rows: rows, cols: cols))
             // Four shapes per root (two when both sides are odd: the mirrors coincide, and are
             // then listed twice), every tree ⌈(R−1)/2⌉ + ⌈(C−1)/2⌉ deep.
             #expect(count == 4 * rows * cols)
@@ -82,7 +83,7 @@ import GroveTopology
         let (pa, pb, tor) = (2, 3, 4)
         #expect(graph.capacity[.init(from: pa, to: tor)] == 32)
         #expect(graph.capacity[.init(from: tor, to: pa)] == 32)
-        #expect(graph.capacity[.init(from: pb, to: tor)] == 32) // pb gets only 32 from tor to send on
+        #expect(graph.capacity[.init(from: pb, to: tor)] == 32) // tor can forward only 32 to anyone but pb
         #expect(graph.capacity[.init(from: 0, to: pa)] == 32)
     }
 }
