@@ -206,7 +206,7 @@ struct Synth: ParsableCommand {
             print("\(label): \(f.trees.count) trees, multiplicities summing to \(f.treesPerRoot) per root, "
                   + (f.cap == nil ? "\(gbps(f.bound.perRoot)) GB/s per root" : "\(gbps(f.bound.perRoot)) GB/s per root unbounded"))
             print("  tree depth: " + f.depthHistogram.map { "\($0.trees) of depth \($0.depth)" }.joined(separator: ", ")
-                  + (f.torus.map { " (built as a \($0.rows) × \($0.cols) torus)" } ?? (f.builtGreedily ? " (greedy construction)" : " (exact construction)")))
+                  + (f.torus.map { " (torus construction, \($0.rows) × \($0.cols))" } ?? (f.builtGreedily ? " (greedy construction)" : " (exact construction)")))
             if let order = f.rotationOrder {
                 print("  symmetry: a rotation of order \(order); trees built for \(f.roots.count / order) of \(f.roots.count) roots and mapped")
             }
