@@ -79,9 +79,9 @@ enum FastPath {
     static func partSplit(_ graph: inout RoutedGraph, fabric: Fabric) -> Bool {
         let parts = fabric.switches.map { components(of: fabric, without: $0) }
         guard parts.contains(where: { $0 != nil }) else { return false }
+        trimDeadCapacity(&graph, fabric: fabric)
         // Farthest from the ranks first (spines, then ToRs, then host switches): a switch's
         // neighbours are then the parts below it, not ranks a switch above would mix.
-        trimDeadCapacity(&graph, fabric: fabric)
         let hops = hopsFromRanks(fabric)
         var budget = pairBudget
         for (w, part) in zip(fabric.switches, parts).sorted(by: { (hops[$0.0.rawValue], $1.0.rawValue) > (hops[$1.0.rawValue], $0.0.rawValue) }) {
@@ -193,11 +193,11 @@ enum FastPath {
         }
         var columns = Array(repeating: 0, count: outs.count)
         for share in shares { columns[share.j] += share.amount }
-        let fits = zip(columns, b).allSatisfy { $0 <= $1 } && columns.reduce(0, +) == min(a.reduce(0, +), total)
+        let want = min(a.reduce(0, +), total)
+        let fits = zip(columns, b).allSatisfy { $0 <= $1 } && columns.reduce(0, +) == want
         if exact && !fits {
             // The proportional amounts (σ-invariant on a symmetric fabric) are kept when they
             // pair everything; only otherwise a max-flow, whose answer need not be symmetric.
-            let want = min(a.reduce(0, +), total)
             for bounded in [true, false] {
                 var net = FlowNetwork(vertexCount: ins.count + outs.count + 2)
                 let (source, sink) = (ins.count + outs.count, ins.count + outs.count + 1)

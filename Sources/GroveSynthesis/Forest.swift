@@ -428,7 +428,7 @@ public enum Synthesizer {
         var fast: [TreePacker.Partial]?
         var rotationOrder: Int?
         var torusShape: TorusShape?
-        if construction == .automatic, fast == nil, capped == nil, let rotation, Set(roots) == Set(fabric.ranks),
+        if construction == .automatic, capped == nil, let rotation, Set(roots) == Set(fabric.ranks),
            let torus = TorusForest.recognize(integer, rotation: rotation),
            let w = TorusForest.weights(torus, k: k, capacity: units[0]),
            IntegerFabric.withinHeadroom(units, multiplier: w.multiplier, ranks: fabric.rankCount) {

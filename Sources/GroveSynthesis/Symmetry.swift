@@ -130,9 +130,10 @@ public enum FabricSymmetry {
 /// the L images of an arc are distinct), so the packing keeps one residual per arc orbit and a
 /// tree's multiplicity is at most min over its orbits of residual/n. Trees are the shallowest
 /// among the widest (Prim on the orbit residuals, then breadth-first over arcs at least as
-/// wide) or Prim's tree itself, by the attempt's rule, as in `FastPath`. Needs the split graph to be σ-invariant (checked). Succeeds when
-/// every representative root gets its k units; the caller falls back otherwise. Cost: O(V² + E)
-/// per tree for N/L roots' trees instead of N roots', plus O(L · N · trees) to map them.
+/// wide) or Prim's tree itself, by the attempt's rule, as in `FastPath`. Needs the split graph
+/// to be σ-invariant (checked). Succeeds when every representative root gets its k units; the
+/// caller falls back otherwise. Cost: O(V² + E) per tree for N/L roots' trees instead of N
+/// roots', plus O(L · N · trees) to map them.
 enum SymmetricPacking {
     static func pack(capacity: [RoutedGraph.Key: Int], rankCount n: Int, roots: [Rank], k: Int,
                      rotation: FabricRotation, rule: FastPath.TreeRule = .shallowWidest,
@@ -205,7 +206,7 @@ enum SymmetricPacking {
     /// parent the widest arc from the previous level (`.widest`: Prim's tree itself). Returns
     /// arc indices, or nil if some rank cannot be reached with positive width. O(V² + E).
     static func tree(root: Int, n: Int, start: [Int], head: [Int], rule: FastPath.TreeRule = .shallowWidest,
-                              width: (Int) -> Int) -> [Int]? {
+                     width: (Int) -> Int) -> [Int]? {
         var best = Array(repeating: 0, count: n)
         var bestArc = Array(repeating: -1, count: n)
         var inTree = Array(repeating: false, count: n)
