@@ -1,5 +1,8 @@
 // swift-tools-version:6.0
 import PackageDescription
+import Foundation
+
+let packageDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path
 
 let optimizedInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
 
@@ -11,6 +14,10 @@ let package = Package(
         .library(name: "GroveSynthesis", targets: ["GroveSynthesis"]),
         .library(name: "GroveSchedule", targets: ["GroveSchedule"]),
         .library(name: "GroveRuntime", targets: ["GroveRuntime"]),
+        // The C ABI of include/grove.h with the Swift runtime linked in: built as libGroveC.so
+        // (the name `grove` is the CLI's) with the soname libgrove.so.0, and installed as
+        // libgrove.so by scripts/install.sh.
+        .library(name: "GroveC", type: .dynamic, targets: ["GroveC"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -31,6 +38,18 @@ let package = Package(
         // and unoptimized SIMD reductions and data checks are 20× slower.
         .target(name: "GroveRuntime", dependencies: ["GroveSchedule", "GroveTopology", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: optimizedInDebug),
+        // The C ABI. Exports only the grove* functions (grove.exports, checked by
+        // Tests/capi/symbols.sh) and links the Swift runtime statically, so the library needs
+        // nothing but the C library. No GLPK below it.
+        .target(name: "GroveC", dependencies: ["GroveRuntime"], exclude: ["grove.exports"],
+                swiftSettings: optimizedInDebug,
+                linkerSettings: [.unsafeFlags(["-static-stdlib", "-Xlinker", "--start-group", "-lFoundation", "-lFoundationEssentials",
+                                                 "-lFoundationInternationalization", "-lCoreFoundation", "-l_FoundationICU",
+                                                 "-l_FoundationCollections", "-l_FoundationCShims", "-lswiftSynchronization",
+                                                 "-lswiftDispatch", "-ldispatch", "-lBlocksRuntime", "-lFoundationXML", "-l_CFXMLInterface", "-lxml2",
+                                                 "-Xlinker", "--end-group",
+                                                 "-Xlinker", "--no-undefined", "-Xlinker", "--version-script=\(packageDirectory)/Sources/GroveC/grove.exports",
+                                                 "-Xlinker", "-soname=libgrove.so.0"])]),
         .executableTarget(
             name: "grove",
             dependencies: [

@@ -69,6 +69,19 @@ public final class Communicator {
         rendezvous?.stop()
     }
 
+    /// Fails this communicator with `error` as a call that finds it would: the peers are told
+    /// (their calls fail with the reason instead of waiting), and every later call throws it.
+    /// For bindings that reject a call's arguments before making it. Same thread as the calls.
+    public func fail(with error: CommunicatorError) {
+        _ = reject(error)
+    }
+
+    /// Makes the call in flight on another thread fail soon, and every later call: the
+    /// connections to the peers are cut. The one method that may be called from any thread.
+    public func interrupt() {
+        transport.interrupt()
+    }
+
     // MARK: Typed calls
 
     public func allreduce<T: CommunicatorElement>(_ input: UnsafeBufferPointer<T>, into output: UnsafeMutableBufferPointer<T>,

@@ -1,5 +1,6 @@
 import Foundation
 import GroveSchedule
+import GroveSynthesis
 import GroveTopology
 
 extension Communicator {
@@ -71,6 +72,38 @@ extension PlanLibrary {
         } catch {
             throw .schedule("\(path): \(error)")
         }
+    }
+
+    /// Names `pinnedAlgorithm` accepts, and "auto" for the size windows.
+    public static let algorithmNames = ["auto", "forest", "ring", "double_binary_tree", "recursive_doubling", "halving_doubling"]
+
+    /// The plans a library binding asks for by name: schedule files, else a topology file, else
+    /// a uniform star of `worldSize` ranks at 2 GB/s (every rank behind one switch: what Grove
+    /// assumes when told nothing about the fabric), pinned to `algorithm` unless it is "auto".
+    public static func configured(schedules: [String], topology: String?, algorithm: String?, worldSize: Int) throws(CommunicatorError) -> PlanLibrary {
+        let name = algorithm ?? "auto"
+        guard algorithmNames.contains(name) else {
+            throw .configuration("algorithm \"\(name)\" is not one Grove knows: give \(algorithmNames.joined(separator: ", "))")
+        }
+        guard schedules.isEmpty || topology == nil else {
+            throw .configuration("give schedule files or a topology file, not both")
+        }
+        let library: PlanLibrary
+        if !schedules.isEmpty {
+            library = try load(schedules: schedules, worldSize: worldSize)
+        } else if let topology {
+            library = try load(topology: topology, worldSize: worldSize)
+        } else if worldSize == 1 {
+            library = try PlanLibrary(.baseline(.ring), worldSize: 1)
+        } else {
+            let star: Fabric
+            do { star = try FabricGenerator.star(ranks: max(worldSize, 2), bandwidth: Rational(2)) } catch {
+                throw .schedule("cannot build the default star of \(worldSize) ranks: \(error)")
+            }
+            library = try PlanLibrary(.topology(star), worldSize: worldSize, identity: "star:\(worldSize)")
+        }
+        if name != "auto" { library.pinnedAlgorithm = name }
+        return library
     }
 
     static func readText(_ path: String, what: String) throws(CommunicatorError) -> String {

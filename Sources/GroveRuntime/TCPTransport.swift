@@ -1,4 +1,5 @@
 import Logging
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -83,6 +84,10 @@ public final class TCPTransport: Transport {
     private var closedPeers = Set<Int>()
     private var pollSet: [pollfd] = []
     private var pool = BufferPool()
+    /// The data sockets `interrupt` cuts, and whether it has: the only state another thread
+    /// touches, under `interruptLock`. Sockets live as long as the transport, so the numbers
+    /// stay theirs.
+    private let cut = Mutex<(sockets: [Int32], interrupted: Bool)>(([], false))
 
     /// `listener` is this rank's bound data socket; `addresses[r]` is where rank r listens.
     init(rank: Int, worldSize: Int, listener: Socket, addresses: [SocketAddress], session: UInt32, options: Options,
@@ -140,6 +145,7 @@ public final class TCPTransport: Transport {
         var incoming: [Int: [Connection]] = [:]
         var nextNote = ContinuousClock.now + .seconds(5)
         while !missing.isEmpty {
+            if isInterrupted { throw .aborted(by: rank, reason: "the communicator was aborted on rank \(rank)") }
             guard listener.wait(until: min(deadline, nextNote)) else {
                 if ContinuousClock.now < deadline {
                     log.info("waiting for rank\(missing.count > 1 ? "s" : "") \(missing.sorted().map(String.init).joined(separator: ", ")) to connect to \(addresses[rank])")
@@ -176,6 +182,11 @@ public final class TCPTransport: Transport {
     }
 
     private func adopt(_ s: Socket, peer: Int) throws(CommunicatorError) -> Connection {
+        let fd = s.fd
+        guard cut.withLock({ state in
+            if !state.interrupted { state.sockets.append(fd) }
+            return !state.interrupted
+        }) else { throw .aborted(by: rank, reason: "the communicator was aborted on rank \(rank)") }
         s.setNonBlocking()
         s.tuneForData(bufferBytes: options.socketBufferBytes)
         let c = Connection(socket: s, peer: peer)
@@ -294,6 +305,16 @@ public final class TCPTransport: Transport {
             sched_yield()
         }
     }
+
+    public func interrupt() {
+        let listening = listener.fd
+        cut.withLock { state in
+            state.interrupted = true
+            for fd in state.sockets + [listening] { shutdown(fd, Int32(SHUT_RDWR)) }
+        }
+    }
+
+    private var isInterrupted: Bool { cut.withLock { $0.interrupted } }
 
     public func abort(_ error: CommunicatorError) {
         if failure == nil { failure = error }

@@ -79,4 +79,14 @@ public protocol Transport: AnyObject {
     /// Tells every connected peer that this rank is giving up, and why, so their calls fail with
     /// the cause instead of a timeout. Best effort; never blocks for long.
     func abort(_ error: CommunicatorError)
+
+    /// Makes a `connect` or `poll` running on another thread fail soon, and every later one at
+    /// once (`groveCommAbort` while a call is in flight). The one method that may be called
+    /// from any thread; the connections to peers are cut, so they fail too.
+    func interrupt()
+}
+
+extension Transport {
+    /// Nothing to cut: a transport without connections (one rank) never waits.
+    public func interrupt() {}
 }
