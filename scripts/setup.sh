@@ -7,8 +7,9 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 configuration=${1:-debug}
-# libxml2: FoundationXML (the MSCCL XML reader) loads it at run time.
-packages=(libglpk-dev libxml2)
+# libxml2: FoundationXML (the MSCCL XML reader) loads it at run time; libxml2-dev, pkg-config
+# and g++: libgrove.so links libxml2, and its C/C++ examples build with pkg-config.
+packages=(libglpk-dev libxml2 libxml2-dev pkg-config g++)
 if [[ ${2:-} == peers ]]; then packages+=(openmpi-bin mpich python3-venv slurm-wlm munge); fi
 
 missing=()
@@ -45,6 +46,8 @@ if [[ ${2:-} == peers ]]; then
         python3 -m venv "$venv"
         "$venv/bin/pip" install -q torch==2.13.0+cpu >&2
     fi
+    # NumPy: the Python binding's arrays (and torch's NumPy bridge).
+    "$venv/bin/python" -c 'import numpy' 2>/dev/null || "$venv/bin/pip" install -q numpy >&2
     export PATH=$venv/bin:$PATH
 fi
 

@@ -59,7 +59,7 @@ public func groveGetLastError() -> UnsafePointer<CChar> { LastError.current }
 @_cdecl("groveConfigInit")
 public func groveConfigInit(_ config: UnsafeMutableRawPointer?) -> Int32 {
     guard let config else { return invalid("groveConfigInit: config is NULL") }
-    config.storeBytes(of: CConfig(size: MemoryLayout<CConfig>.size, magic: configMagic, version: UInt32(versionCode), schedules: nil,
+    config.storeBytes(of: CConfig(size: MemoryLayout<CConfig>.stride, magic: configMagic, version: UInt32(versionCode), schedules: nil,
                                   topology: nil, algorithm: nil, timeoutSeconds: 0, connections: 0), as: CConfig.self)
     return Code.success
 }
@@ -92,7 +92,7 @@ public func groveCommInitRank(_ comm: UnsafeMutablePointer<OpaquePointer?>?, _ n
     if let config {
         let size = config.load(as: Int.self)
         let magic = config.load(fromByteOffset: MemoryLayout<Int>.size, as: UInt32.self)
-        guard magic == configMagic, size == MemoryLayout<CConfig>.size else {
+        guard magic == configMagic, size == MemoryLayout<CConfig>.stride else {
             return invalid("groveCommInitRank: config was not initialized with GROVE_CONFIG_INITIALIZER or groveConfigInit (size \(size), magic 0x\(String(magic, radix: 16)))")
         }
         c = config.load(as: CConfig.self)

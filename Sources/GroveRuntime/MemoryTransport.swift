@@ -125,6 +125,8 @@ public final class MemoryTransport: Transport, @unchecked Sendable {
     }
 
     public func abort(_ error: CommunicatorError) {
+        // A one-rank communicator drops its hub at once: no peer to tell.
+        guard hub != nil else { return }
         try? locked {
             for m in hub!.members where m.rank != rank && m.failure == nil {
                 m.failure = .aborted(by: rank, reason: error.description)
@@ -135,6 +137,7 @@ public final class MemoryTransport: Transport, @unchecked Sendable {
     /// Leaves the hub as a process would exit: receives still waiting for this rank fail, and so
     /// do later ones that its sent messages do not satisfy.
     public func close() {
+        guard hub != nil else { return }
         try? locked {
             closed = true
             for m in hub!.members where m.rank != rank {

