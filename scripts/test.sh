@@ -17,6 +17,9 @@ bash Tests/launchers.sh .build/debug/grove
 bash Tests/netns/multihost.sh .build/debug/grove
 # Shipped schedules: regenerated and compared, verified, simulated (release build).
 bash scripts/check-schedules.sh
+# The C ABI as users meet it: install.sh into a fresh prefix, exported symbols, bad arguments to
+# every function, C, C++ and Python (NumPy) examples, the torch backend and DDP against Gloo.
+bash Tests/capi/run.sh
 # Bandwidths written by scripts (Python floats): exact bound on the rounded fabric, both engines, a run.
 bash Tests/float-fabrics.sh .build/release/grove
 # 182 hostile inputs and faults: one clear line, exit 2, no crash, no hang, bounded memory (release build).

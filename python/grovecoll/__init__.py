@@ -132,8 +132,9 @@ def _array(buf, what: str, writable: bool) -> np.ndarray:
 
 
 class Request:
-    """A non-blocking call: test() says whether it finished, wait() blocks until it has and raises
-    its error. Keeps its buffers alive until then."""
+    """A non-blocking call: test() says whether it finished, wait() blocks until it has (raising its
+    error) and returns its result. Both may be called any number of times, from any thread. Keeps
+    its buffers alive until it is garbage."""
 
     def __init__(self, handle: ctypes.c_void_p, keep, result=None):
         self._handle = handle
@@ -141,26 +142,21 @@ class Request:
         self._result = result
 
     def test(self) -> bool:
-        if self._handle is None:
-            return True
         done = ctypes.c_int(0)
-        _check(_lib.groveTest(self._handle, ctypes.byref(done)))
+        code = _lib.groveTest(self._handle, ctypes.byref(done))
+        if done.value and code:
+            raise GroveError(code, _lib.groveGetLastError().decode("utf-8", "replace"))
+        _check(code)
         return done.value == 1
 
     def wait(self):
-        if self._handle is not None:
-            code = _lib.groveWait(self._handle)
-            message = _lib.groveGetLastError().decode("utf-8", "replace") if code else ""
-            _lib.groveRequestFree(self._handle)
-            self._handle = None
-            self._keep = None
-            if code:
-                raise GroveError(code, message)
+        _check(_lib.groveWait(self._handle))
         return self._result
 
     def __del__(self):
         if getattr(self, "_handle", None) is not None and _lib is not None:
             _lib.groveRequestFree(self._handle)
+            self._handle = None
 
 
 class Communicator:
