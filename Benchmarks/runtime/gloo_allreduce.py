@@ -1,4 +1,4 @@
-"""torch.distributed allreduce on the Gloo backend (float32, sum, out of place: the input is copied
+"""torch.distributed allreduce on the Gloo backend, or on BACKEND=grove (float32, sum, out of place: the input is copied
 to the output tensor first, outside the timing), timed the way `grove bench` times Grove and
 mpi_allreduce.c times MPI: each call timed alone, an iteration's time is the slowest rank's, the
 row is the mean (and p50) over iterations; busbw = size / time * 2(n-1)/n (GB = 1e9 bytes);
@@ -6,10 +6,13 @@ row is the mean (and p50) over iterations; busbw = size / time * 2(n-1)/n (GB = 
 size,count,mean_us,p50_us,algbw,busbw,wrong
 
 Reads RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT (torchrun sets them; env:// rendezvous) and
-GLOO_SOCKET_IFNAME where the ranks live in network namespaces.
+GLOO_SOCKET_IFNAME where the ranks live in network namespaces. BACKEND=grove runs the same calls
+through Grove's torch backend (grovecoll.torch; GROVE_LIBRARY names libgrove.so).
 Usage: gloo_allreduce.py MINBYTES MAXBYTES FACTOR ITERS WARMUP"""
 import sys
 import time
+
+import os
 
 import torch
 import torch.distributed as dist
@@ -19,7 +22,10 @@ def main():
     if len(sys.argv) < 6:
         sys.exit("usage: gloo_allreduce.py MINBYTES MAXBYTES FACTOR ITERS WARMUP")
     minb, maxb, factor, iters, warmup = (int(a) for a in sys.argv[1:6])
-    dist.init_process_group("gloo")
+    backend = os.environ.get("BACKEND", "gloo")
+    if backend == "grove":
+        import grovecoll.torch  # noqa: F401  (registers the backend)
+    dist.init_process_group(backend)
     rank, n = dist.get_rank(), dist.get_world_size()
     torch.set_num_threads(1)
     size = minb

@@ -4,7 +4,8 @@
 #   1. the exported symbols are exactly Tests/capi/symbols.txt (one missing fails: ABI break;
 #      one new fails until it is listed), and the library does not link GLPK;
 #   2. every function given bad arguments (Tests/capi/badargs.c) returns its documented code;
-#   3. Examples/c/allreduce.c and Examples/cpp/allreduce.cpp on 4 ranks (and 3), 0 wrong;
+#   3. Examples/c/allreduce.c and Examples/cpp/allreduce.cpp on 4 ranks (and 3), 0 wrong, and a
+#      rank that leaves named in the others' errors (Tests/capi/lostrank.c);
 #   4. the Python package (pip install ./python) with NumPy on 4 ranks, and the torch backend
 #      (Tests/capi/torch_backend.py, Examples/ddp.py against Gloo) when torch is present.
 # Usage: Tests/capi/run.sh [PREFIX]   (default: a temporary directory, removed after)
@@ -37,6 +38,10 @@ step "C example, 4 and 3 ranks"
 cc -Wall -Wextra -Werror Examples/c/allreduce.c $(pkg-config --cflags --libs grove) -o "$work/allreduce-c"
 "$grove" launch -n 4 -- "$work/allreduce-c" 1000003 || fail "C example on 4 ranks"
 "$grove" launch -n 3 -- "$work/allreduce-c" 4099 || fail "C example on 3 ranks"
+
+step "a rank that leaves: the others' calls fail naming it"
+cc -Wall -Wextra -Werror Tests/capi/lostrank.c $(pkg-config --cflags --libs grove) -o "$work/lostrank"
+GROVE_TIMEOUT=20 timeout 60 "$grove" launch -n 4 -- "$work/lostrank" 2 || fail "lost rank not named"
 
 step "C++ example, 4 ranks"
 c++ -std=c++17 -Wall -Wextra -Werror Examples/cpp/allreduce.cpp $(pkg-config --cflags --libs grove) -o "$work/allreduce-cpp"
