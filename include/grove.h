@@ -26,7 +26,9 @@
  *     from several threads makes that order the threads' race, which must be the same on every
  *     rank, so issue from one thread unless the order is fixed some other way.
  *   - groveCommAbort: any thread, also while a call is in flight (that call fails).
- *   - groveCommDestroy: not while another thread uses the same communicator.
+ *   - groveCommDestroy: any thread; calls issued on the communicator after it has begun fail
+ *     with groveInvalidArgument, calls already queued finish first. Connections and rank 0's
+ *     rendezvous port are closed when it returns.
  *
  * Error messages: groveGetLastError() returns the message of the last failed call made by the
  * calling thread (the lost rank, the bad argument), valid until that thread's next Grove call.
@@ -65,7 +67,7 @@ typedef enum {
                                  ranks that disagree on the plans */
     groveRemoteError = 6,     /* a peer was lost, gave up (its reason is in the message) or
                                  sent something invalid */
-    groveInProgress = 7,      /* groveTest: the request has not finished yet */
+    groveInProgress = 7,      /* reserved (NCCL's value); groveTest reports progress in *done */
     groveTimeout = 8,         /* a call or the rendezvous did not finish within the timeout */
     groveNumResults = 9
 } groveResult_t;
@@ -101,7 +103,8 @@ typedef enum {
  * rank behind one switch).
  */
 typedef struct {
-    size_t size;            /* sizeof(groveConfig_t): set by the initializer, lets the struct grow */
+    size_t size;            /* sizeof(groveConfig_t): set by the initializer; a config built with
+                               another version's header (another size) is refused, not misread */
     unsigned int magic;     /* GROVE_CONFIG_MAGIC: set by the initializer */
     unsigned int version;   /* GROVE_VERSION_CODE: set by the initializer */
     const char *schedules;  /* schedule files from `grove synth -o`, comma-separated (GROVE_SCHEDULE) */

@@ -220,16 +220,18 @@ private func enqueue(_ function: String, _ collective: Collective?, send: Unsafe
         if readsInput && send == nil { return reject("sendbuff is NULL for \(count) elements") }
         if writesOutput && receive == nil { return reject("recvbuff is NULL for \(count) elements") }
     }
-    // A broadcast's non-root rank receives in place; a reduce's non-root rank has no output
-    // (the plan leaves it untouched) and may pass NULL for it.
+    // A broadcast's non-root rank receives in place. A reduce's non-root rank may pass NULL for
+    // its output: Grove's plans leave it untouched, but a schedule file could name it, so it
+    // gets memory of the call's size, freed with the call.
     let input = readsInput ? send : UnsafeRawPointer(receive)
-    let output = writesOutput ? receive : (receive ?? scratchByte)
-    return .success(h.submit(Call(kind: .collective(collective, root: Int(root)), input: input, output: output,
-                                  count: Int(count), type: type, op: op)))
+    var call = Call(kind: .collective(collective, root: Int(root)), input: input, output: receive,
+                    count: Int(count), type: type, op: op)
+    if call.output == nil && count > 0 {
+        call.ownedOutput = UnsafeMutableRawBufferPointer.allocate(byteCount: Int(total), alignment: 64)
+        call.output = call.ownedOutput!.baseAddress
+    }
+    return .success(h.submit(call))
 }
-
-/// The output a reduce's non-root rank names when it passes NULL: never read or written.
-nonisolated(unsafe) private let scratchByte = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 64)
 
 private func blocking(_ r: Result<Job, Outcome>) -> Int32 {
     switch r {

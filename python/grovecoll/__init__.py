@@ -304,6 +304,8 @@ class Communicator:
         """The reduction of every rank's `send` into root's `recv` (in place on `send` when None)."""
         s = _array(send, "send", recv is None and self.rank == root)
         r = s if recv is None else _array(recv, "recv", True)
+        if r.dtype != s.dtype or r.size != s.size:
+            raise ValueError(f"recv ({r.size} × {r.dtype}) must match send ({s.size} × {s.dtype})")
         return self.reduce_ptr(s.ctypes.data, r.ctypes.data, s.size, _dtype_name(s.dtype), self._op(op), root, (s, r),
                                result=recv if recv is not None else send)
 

@@ -18,6 +18,7 @@ import datetime
 import os
 import socket
 import threading
+import time
 
 import torch
 import torch.distributed as dist
@@ -72,7 +73,7 @@ class _Work(dist.Work):
                     self._request.wait()
                     if self._finish is not None:
                         self._finish()
-                except GroveError as e:
+                except Exception as e:  # kept: every wait() raises it again
                     self._error = e
                 self._done = True
                 self._finish = None
@@ -80,11 +81,31 @@ class _Work(dist.Work):
             raise self._error
 
     def wait(self, timeout: datetime.timedelta = datetime.timedelta(0)) -> bool:
+        """Blocks until the call is done (results copied back); with a timeout above zero, raises
+        RuntimeError if it is not done by then (the call goes on; wait again)."""
+        if timeout and timeout.total_seconds() > 0 and not self._done:
+            deadline = time.monotonic() + timeout.total_seconds()
+            while not self._request_done():
+                if time.monotonic() >= deadline:
+                    raise RuntimeError(f"the grove call did not finish within {timeout}")
+                time.sleep(0.0005)
         self._complete()
         return True
 
+    def _request_done(self) -> bool:
+        try:
+            return self._request.test()
+        except GroveError:
+            return True  # finished with an error, which _complete raises
+
     def is_completed(self) -> bool:
-        return self._done or self._request.test()
+        # Done only once results are copied back into the caller's tensors.
+        if not self._done and self._request_done():
+            try:
+                self._complete()
+            except Exception:
+                pass
+        return self._done
 
     def is_success(self) -> bool:
         return self.is_completed() and self._error is None
@@ -118,9 +139,21 @@ def _contiguous(t: torch.Tensor):
     return c, (lambda: t.copy_(c))
 
 
-def _local_address() -> str:
-    """This host's address as the other ranks reach it: the one its route to MASTER_ADDR uses."""
-    master = os.environ.get("MASTER_ADDR", "127.0.0.1")
+def _store_host(store):
+    """The host of the TCPStore under `store` (PrefixStores wrap it), or None."""
+    for _ in range(16):
+        if isinstance(store, dist.TCPStore):
+            return store.host
+        store = getattr(store, "underlying_store", None)
+        if store is None:
+            return None
+    return None
+
+
+def _local_address(store) -> str:
+    """This host's address as the other ranks reach it: the one its route to the torch store's
+    host (else MASTER_ADDR) uses; 127.0.0.1 when that host is this one's loopback."""
+    master = _store_host(store) or os.environ.get("MASTER_ADDR", "127.0.0.1")
     try:
         target = socket.gethostbyname(master)
     except OSError:
@@ -150,7 +183,7 @@ class GroveProcessGroup(dist.ProcessGroup):
         # Group rank 0 serves Grove's rendezvous on a free port of its host; the group's store
         # (a PrefixStore per group) tells the others where.
         if rank == 0:
-            host = _local_address()
+            host = _local_address(store)
             master = f"{host}:{_free_port(host)}"
             store.set("grove/master", master)
         else:
@@ -208,6 +241,8 @@ class GroveProcessGroup(dist.ProcessGroup):
 
     def allgather(self, output_tensors, input_tensors, opts=None):
         outputs, inp = output_tensors[0], input_tensors[0]
+        if len(outputs) != self._size or any(o.numel() != inp.numel() or o.dtype != inp.dtype for o in outputs):
+            raise ValueError(f"all_gather: give {self._size} output tensors of {inp.numel()} elements of {inp.dtype}")
         i, _ = _contiguous(inp)
         flat = torch.empty(self._size * i.numel(), dtype=i.dtype)
         request = self._comm.allgather_ptr(i.data_ptr(), flat.data_ptr(), i.numel(), _dtype(i), keep=(i, flat))
@@ -231,6 +266,8 @@ class GroveProcessGroup(dist.ProcessGroup):
     def reduce_scatter(self, output_tensors, input_tensors, opts=None):
         op = _op(opts.reduceOp if opts is not None else dist.ReduceOp.SUM)
         out, inputs = output_tensors[0], input_tensors[0]
+        if len(inputs) != self._size or any(t.numel() != out.numel() or t.dtype != out.dtype for t in inputs):
+            raise ValueError(f"reduce_scatter: give {self._size} input tensors of {out.numel()} elements of {out.dtype}")
         flat = torch.cat([t.reshape(-1) for t in inputs])
         o, back = _contiguous(out)
         request = self._comm.reduce_scatter_ptr(flat.data_ptr(), o.data_ptr(), o.numel(), _dtype(o), op, keep=(flat, o))
