@@ -175,6 +175,8 @@ groveResult_t groveBarrier(groveComm_t comm);
 
 /*
  * Non-blocking forms: queue the call on the communicator and return at once with a request.
+ * The call starts on the communicator's thread within about 0.2 ms, or at once on the thread
+ * that waits for it (groveWait) if that comes first.
  * The buffers must stay valid and untouched until the request completes. groveTest sets *done
  * (1 or 0) and returns the call's result once done (groveSuccess while in progress, with
  * *done 0); groveWait blocks until done and returns the call's result. A request may be tested

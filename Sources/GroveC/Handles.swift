@@ -66,6 +66,7 @@ final class Job: @unchecked Sendable {
     let call: Call
     /// The communicator it is queued on, so that a thread waiting for it can run it itself.
     weak var owner: CommHandle?
+    let queued = ContinuousClock.now
     private let done = NSCondition()
     private var outcome: Outcome?
 
@@ -100,7 +101,9 @@ final class Job: @unchecked Sendable {
 /// `Communicator` is used by one thread at a time), either on the worker thread, so that
 /// asynchronous calls overlap with the caller's work, or on a thread that waits for a call that
 /// is next in line (a blocking call, or a wait right after an async one): waking the worker and
-/// then the caller costs 0.1–1 ms on a busy host, more than a small collective.
+/// then the caller costs 0.1–1 ms on a busy host, more than a small collective. The worker
+/// leaves a call `grace` to be waited on before it takes it, so that a caller that waits at once
+/// (torch's synchronous calls wait right after issuing) is not beaten to it.
 final class CommHandle: @unchecked Sendable {
     let rank: Int
     let size: Int
@@ -114,6 +117,7 @@ final class CommHandle: @unchecked Sendable {
     private var workerDone = false
     /// A call is running (on the worker or on a waiting thread).
     private var running = false
+    static let grace: Duration = .microseconds(200)
 
     init(_ comm: Communicator) {
         self.comm = comm
@@ -176,6 +180,13 @@ final class CommHandle: @unchecked Sendable {
                 state.broadcast()
                 state.unlock()
                 return
+            }
+            let age = ContinuousClock.now - queue[head].queued
+            if age < CommHandle.grace && !closing {
+                let (s, atto) = (CommHandle.grace - age).components
+                _ = state.wait(until: Date(timeIntervalSinceNow: Double(s) + Double(atto) * 1e-18))
+                state.unlock()
+                continue
             }
             let job = takeHead()
             state.unlock()
