@@ -172,6 +172,10 @@ final class CommHandle: @unchecked Sendable {
     }
 
     private func work() {
+        // No wake-up preemption: a submit that wakes this thread must not take the core from
+        // the caller, which usually goes on to wait for (and run) the call itself.
+        var param = sched_param()
+        pthread_setschedparam(pthread_self(), 3, &param)  // SCHED_BATCH, which Glibc's module does not export
         while true {
             state.lock()
             while (head == queue.count && !closing) || running { state.wait() }

@@ -89,6 +89,9 @@ def load_library():
         "groveBroadcastAsync": [vp, vp, sz, i32, i32, comm, ctypes.POINTER(req)],
         "groveReduceAsync": [vp, vp, sz, i32, i32, i32, comm, ctypes.POINTER(req)],
         "groveBarrierAsync": [comm, ctypes.POINTER(req)],
+        "groveAllReduce": [vp, vp, sz, i32, i32, comm], "groveAllGather": [vp, vp, sz, i32, comm],
+        "groveReduceScatter": [vp, vp, sz, i32, i32, comm], "groveBroadcast": [vp, vp, sz, i32, i32, comm],
+        "groveReduce": [vp, vp, sz, i32, i32, i32, comm], "groveBarrier": [comm],
         "groveTest": [req, ctypes.POINTER(i32)], "groveWait": [req], "groveRequestFree": [req],
     }
     for name, args in sig.items():
@@ -157,6 +160,19 @@ class Request:
         if getattr(self, "_handle", None) is not None and _lib is not None:
             _lib.groveRequestFree(self._handle)
             self._handle = None
+
+
+class _Done:
+    """What a blocking call returns through the non-blocking code path: its result."""
+
+    def __init__(self, result):
+        self._result = result
+
+    def test(self) -> bool:
+        return True
+
+    def wait(self):
+        return self._result
 
 
 class Communicator:
@@ -233,7 +249,12 @@ class Communicator:
 
     # Calls on raw pointers (what the torch backend uses)
 
+    _block = False
+
     def _start(self, name: str, args, keep, result) -> Request:
+        if self._block:  # a blocking call: the C function of the same name without "Async"
+            _check(getattr(_lib, name[:-5])(*args, self._handle()))
+            return _Done(result)
         req = ctypes.c_void_p()
         _check(getattr(_lib, name)(*args, self._handle(), ctypes.byref(req)))
         return Request(req, keep, result)
@@ -309,20 +330,30 @@ class Communicator:
         return self.reduce_ptr(s.ctypes.data, r.ctypes.data, s.size, _dtype_name(s.dtype), self._op(op), root, (s, r),
                                result=recv if recv is not None else send)
 
+    # Blocking calls run on the calling thread (the C library's blocking functions), without the
+    # request a non-blocking call makes.
+
     def allreduce(self, send, recv=None, op: str = "sum"):
-        return self.allreduce_async(send, recv, op).wait()
+        return self._blocking(self.allreduce_async, send, recv, op)
 
     def allgather(self, send, recv=None):
-        return self.allgather_async(send, recv).wait()
+        return self._blocking(self.allgather_async, send, recv)
 
     def reduce_scatter(self, send, recv=None, op: str = "sum"):
-        return self.reduce_scatter_async(send, recv, op).wait()
+        return self._blocking(self.reduce_scatter_async, send, recv, op)
 
     def broadcast(self, buf, root: int = 0):
-        return self.broadcast_async(buf, root).wait()
+        return self._blocking(self.broadcast_async, buf, root)
 
     def reduce(self, send, recv=None, op: str = "sum", root: int = 0):
-        return self.reduce_async(send, recv, op, root).wait()
+        return self._blocking(self.reduce_async, send, recv, op, root)
 
     def barrier(self):
-        self.barrier_async().wait()
+        _check(_lib.groveBarrier(self._handle()))
+
+    def _blocking(self, method, *args):
+        self._block = True
+        try:
+            return method(*args).wait()
+        finally:
+            self._block = False
