@@ -7,7 +7,8 @@
 #   3. Examples/c/allreduce.c and Examples/cpp/allreduce.cpp on 4 ranks (and 3), 0 wrong, and a
 #      rank that leaves named in the others' errors (Tests/capi/lostrank.c);
 #   4. the Python package (pip install ./python) with NumPy on 4 ranks, and the torch backend
-#      (Tests/capi/torch_backend.py, Examples/ddp.py against Gloo) when torch is present.
+#      (Tests/capi/torch_backend.py, Examples/ddp.py against Gloo, bit-identical in Gloo's order:
+#      Tests/capi/gloo_order.py) when torch is present.
 # Usage: Tests/capi/run.sh [PREFIX]   (default: a temporary directory, removed after)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -69,17 +70,26 @@ if "$python" -c 'import torch' 2>/dev/null; then
         "$torchrun" --standalone --nproc-per-node 4 Examples/ddp.py --backend "$backend" --steps 20 --save "$work/$backend.pt" \
             2>"$work/ddp-$backend.err" | tail -n 1 || { tail -n 30 "$work/ddp-$backend.err"; fail "DDP with $backend"; }
     done
-    # Gloo's ring cuts the buffer at other places and sums each chunk in another order than
-    # Grove's plans, so float sums differ in the last bits: equal within 1e-6 (relative 1e-5).
-    "$python" - "$work/grove.pt" "$work/gloo.pt" <<'PY' || fail "DDP parameters differ between grove and gloo"
+    # With Gloo's order (GROVE_GLOO_ORDER=1 on the ring) every sum is Gloo's: bit-identical.
+    GROVE_GLOO_ORDER=1 GROVE_ALGO=ring "$torchrun" --standalone --nproc-per-node 4 Examples/ddp.py --backend grove --steps 20 \
+        --save "$work/grove-ring.pt" 2>"$work/ddp-ring.err" | tail -n 1 || { tail -n 30 "$work/ddp-ring.err"; fail "DDP with grove in Gloo's order"; }
+    # Grove's own plans cut the buffer elsewhere (and the forest and butterflies sum in other
+    # orders), so float sums differ in the last bits: equal within 1e-6 (relative 1e-5).
+    "$python" - "$work/grove.pt" "$work/gloo.pt" "$work/grove-ring.pt" <<'PY' || fail "DDP parameters differ between grove and gloo"
 import sys, torch
-a, b = torch.load(sys.argv[1]), torch.load(sys.argv[2])
+a, b, ring = (torch.load(p) for p in sys.argv[1:4])
 worst = max((a[k] - b[k]).abs().max().item() for k in a)
 same = sum(torch.equal(a[k], b[k]) for k in a)
 ok = a.keys() == b.keys() and all(torch.allclose(a[k], b[k], rtol=1e-5, atol=1e-6) for k in a)
-print(f"final parameters, grove against gloo: {len(a)} tensors, {same} bit-identical, largest difference {worst:.3g}: {'equal within 1e-6' if ok else 'DIFFERENT'}")
-sys.exit(0 if ok else 1)
+identical = ring.keys() == b.keys() and all(torch.equal(ring[k], b[k]) for k in b)
+print(f"final parameters against gloo's: default plans {same} of {len(a)} tensors bit-identical, largest difference {worst:.3g} "
+      f"({'equal within 1e-6' if ok else 'DIFFERENT'}); GROVE_GLOO_ORDER=1 GROVE_ALGO=ring: "
+      f"{'all bit-identical' if identical else 'NOT bit-identical'}")
+sys.exit(0 if ok and identical else 1)
 PY
+    step "GROVE_GLOO_ORDER=1: all_reduce bit-identical to gloo's, 4 ranks"
+    GROVE_GLOO_ORDER=1 GROVE_ALGO=ring "$torchrun" --standalone --nproc-per-node 4 Tests/capi/gloo_order.py 2>"$work/order.err" \
+        || { tail -n 30 "$work/order.err"; fail "Gloo's order"; }
 else
     echo "torch is not installed next to $python: the torch backend and DDP checks did not run (scripts/setup.sh debug peers installs it)"
     [[ ${CI:-} == true ]] && fail "torch missing under CI"

@@ -9,7 +9,8 @@ rendezvous on a free port, published through the group's torch store. Calls run 
 thread, so Python and autograd keep working while they are in flight.
 
 Plans: GROVE_SCHEDULE / GROVE_TOPOLOGY / GROVE_ALGO as for every Grove communicator (default: the
-size windows of a uniform star of the group's ranks).
+size windows of a uniform star of the group's ranks). GROVE_GLOO_ORDER=1 with GROVE_ALGO=ring makes
+all_reduce bit-identical to the gloo backend's (see _allreduce_in_gloo_order).
 """
 
 from __future__ import annotations
@@ -191,6 +192,9 @@ class GroveProcessGroup(dist.ProcessGroup):
             master = store.get("grove/master").decode()
         seconds = timeout.total_seconds() if timeout else None
         self._comm = Communicator(rank, size, master, timeout=seconds if seconds and 0 < seconds <= 86400 else None)
+        self._gloo_order = os.environ.get("GROVE_GLOO_ORDER") == "1"
+        if self._gloo_order and os.environ.get("GROVE_ALGO") != "ring":
+            raise ValueError("GROVE_GLOO_ORDER=1 sums in Gloo's ring order only on Grove's ring: set GROVE_ALGO=ring too")
 
     def getBackendName(self) -> str:
         return BACKEND
@@ -213,6 +217,8 @@ class GroveProcessGroup(dist.ProcessGroup):
         op = _op(opts.reduceOp if opts is not None else dist.ReduceOp.SUM)
         if len(tensors) != 1:
             return self.allreduce_coalesced(tensors, opts)
+        if self._gloo_order and tensors[0].numel() > 0:
+            return self._allreduce_in_gloo_order(tensors, op)
         t, back = _contiguous(tensors[0])
         request = self._comm.allreduce_ptr(t.data_ptr(), t.data_ptr(), t.numel(), _dtype(t), op, keep=t)
         return _Work(request, tensors, back)
@@ -238,6 +244,26 @@ class GroveProcessGroup(dist.ProcessGroup):
         return _Work(request, [output], back)
 
     all_gather_single = _allgather_base
+
+    def _allreduce_in_gloo_order(self, tensors, op):
+        """GROVE_GLOO_ORDER=1 with GROVE_ALGO=ring: Grove's ring sums chunk c along ranks c−1, c−2,
+        …, c, as Gloo's ring does, but cuts the chunks at floor(N·c/n) where Gloo cuts at
+        multiples of K = (segments per rank) × ceil(N / segments), segments of at most 1 MiB, at
+        least 2n, a multiple of n. Running the ring on the tensor padded with zeros to n·K
+        elements puts Grove's cuts at Gloo's, so every element is summed in Gloo's order and the
+        result is bit-identical to the gloo backend's (at the cost of a copy each way)."""
+        t = tensors[0]
+        n, count, size = self._size, t.numel(), t.element_size()
+        segment_bytes_max = size * max(1, (1 << 20) // size)
+        total = count * size
+        segments = max(-(-total // segment_bytes_max), 2 * n)
+        segments = -(-segments // n) * n
+        per_segment = -(-(-(-total // segments)) // size)  # roundUp(ceil(total / segments), size) / size
+        chunk = (segments // n) * per_segment
+        padded = torch.zeros(n * chunk, dtype=t.dtype)
+        padded[:count].copy_(t.reshape(-1))
+        request = self._comm.allreduce_ptr(padded.data_ptr(), padded.data_ptr(), padded.numel(), _dtype(t), op, keep=padded)
+        return _Work(request, tensors, lambda: t.copy_(padded[:count].view_as(t)))
 
     def allgather(self, output_tensors, input_tensors, opts=None):
         outputs, inp = output_tensors[0], input_tensors[0]
