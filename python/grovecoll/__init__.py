@@ -12,6 +12,7 @@ import ctypes
 import ctypes.util
 import os
 import subprocess
+import threading
 from typing import Optional
 
 import numpy as np
@@ -249,10 +250,10 @@ class Communicator:
 
     # Calls on raw pointers (what the torch backend uses)
 
-    _block = False
+    _mode = threading.local()  # per thread: inside a blocking method
 
     def _start(self, name: str, args, keep, result) -> Request:
-        if self._block:  # a blocking call: the C function of the same name without "Async"
+        if getattr(Communicator._mode, "blocking", False):  # the C function without "Async"
             _check(getattr(_lib, name[:-5])(*args, self._handle()))
             return _Done(result)
         req = ctypes.c_void_p()
@@ -352,8 +353,8 @@ class Communicator:
         _check(_lib.groveBarrier(self._handle()))
 
     def _blocking(self, method, *args):
-        self._block = True
+        Communicator._mode.blocking = True
         try:
             return method(*args).wait()
         finally:
-            self._block = False
+            Communicator._mode.blocking = False
