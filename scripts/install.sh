@@ -13,9 +13,8 @@ fi
 mkdir -p "$1"
 prefix=$(cd "$1" && pwd)
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# Builds every product in release, libGroveC.so among them.
 source scripts/setup.sh release >/dev/null
-swift build -c release --product GroveC 2>&1 | grep -E "error|warning: unre" >&2 || true
-swift build -c release --product GroveC >/dev/null
 bin=$(swift build -c release --show-bin-path)
 version=$(awk '/#define GROVE_(MAJOR|MINOR|PATCH)/ { v = v (v == "" ? "" : ".") $3 } END { print v }' include/grove.h)
 install -d "$prefix/include" "$prefix/lib/pkgconfig"

@@ -178,9 +178,11 @@ public func groveCommUserRank(_ comm: OpaquePointer?, _ rank: UnsafeMutablePoint
     return Code.success
 }
 
-private func notLive(_ function: String, _ comm: OpaquePointer?) -> Int32 {
-    guard let comm else { return invalid("\(function): comm is NULL") }
-    return invalid("\(function): comm \(comm) is not a live communicator (destroyed, aborted, or never initialized)")
+private func notLive(_ function: String, _ comm: OpaquePointer?) -> Int32 { invalid(notLiveMessage(function, comm)) }
+
+private func notLiveMessage(_ function: String, _ comm: OpaquePointer?) -> String {
+    guard let comm else { return "\(function): comm is NULL" }
+    return "\(function): comm \(comm) is not a live communicator (destroyed, aborted, or never initialized)"
 }
 
 // MARK: Collectives
@@ -191,7 +193,7 @@ private func notLive(_ function: String, _ comm: OpaquePointer?) -> Int32 {
 private func enqueue(_ function: String, _ collective: Collective?, send: UnsafeRawPointer?, receive: UnsafeMutableRawPointer?,
                      count: UInt, type rawType: Int32, op rawOp: Int32?, root: Int32, comm: OpaquePointer?) -> Result<Job, Outcome> {
     guard let h = registry.withLock({ $0.comm(comm) }) else {
-        return .failure(.invalid(comm == nil ? "\(function): comm is NULL" : "\(function): comm \(comm!) is not a live communicator (destroyed, aborted, or never initialized)"))
+        return .failure(.invalid(notLiveMessage(function, comm)))
     }
     guard let collective else { return .success(h.submit(Call(kind: .barrier))) }
     func reject(_ m: String) -> Result<Job, Outcome> {

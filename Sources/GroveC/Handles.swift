@@ -272,16 +272,13 @@ struct Registry: ~Copyable {
         return OpaquePointer(bitPattern: next)!
     }
 
-    func comm(_ h: OpaquePointer?) -> CommHandle? { h.flatMap { comms[UInt(bitPattern: Int(bitPattern: UnsafeRawPointer($0)))] } }
-    func request(_ h: OpaquePointer?) -> Job? { h.flatMap { requests[UInt(bitPattern: Int(bitPattern: UnsafeRawPointer($0)))] } }
+    /// The number a handle is (0 for NULL, which is never given out).
+    private static func key(_ h: OpaquePointer?) -> UInt { h.map { UInt(bitPattern: Int(bitPattern: UnsafeRawPointer($0))) } ?? 0 }
 
-    mutating func removeComm(_ h: OpaquePointer?) -> CommHandle? {
-        h.flatMap { comms.removeValue(forKey: UInt(bitPattern: Int(bitPattern: UnsafeRawPointer($0)))) }
-    }
-
-    mutating func removeRequest(_ h: OpaquePointer?) -> Job? {
-        h.flatMap { requests.removeValue(forKey: UInt(bitPattern: Int(bitPattern: UnsafeRawPointer($0)))) }
-    }
+    func comm(_ h: OpaquePointer?) -> CommHandle? { comms[Registry.key(h)] }
+    func request(_ h: OpaquePointer?) -> Job? { requests[Registry.key(h)] }
+    mutating func removeComm(_ h: OpaquePointer?) -> CommHandle? { comms.removeValue(forKey: Registry.key(h)) }
+    mutating func removeRequest(_ h: OpaquePointer?) -> Job? { requests.removeValue(forKey: Registry.key(h)) }
 }
 
 let registry = Mutex(Registry())

@@ -74,8 +74,9 @@ extension PlanLibrary {
         }
     }
 
-    /// Names `pinnedAlgorithm` accepts, and "auto" for the size windows.
-    public static let algorithmNames = ["auto", "forest", "ring", "double_binary_tree", "recursive_doubling", "halving_doubling"]
+    /// Names `pinnedAlgorithm` accepts (the forest, the baselines, the butterflies), and "auto"
+    /// for the size windows.
+    public static let algorithmNames = ["auto", "forest"] + Baseline.allCases.map(\.rawValue) + Butterfly.allCases.map(\.rawValue)
 
     /// The plans a library binding asks for by name: schedule files, else a topology file, else
     /// a uniform star of `worldSize` ranks at 2 GB/s (every rank behind one switch: what Grove

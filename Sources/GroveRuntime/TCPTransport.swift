@@ -85,7 +85,7 @@ public final class TCPTransport: Transport {
     private var pollSet: [pollfd] = []
     private var pool = BufferPool()
     /// The data sockets `interrupt` cuts, and whether it has: the only state another thread
-    /// touches, under `interruptLock`. Sockets live as long as the transport, so the numbers
+    /// touches, under its mutex. Sockets live as long as the transport, so the numbers
     /// stay theirs.
     private let cut = Mutex<(sockets: [Int32], interrupted: Bool)>(([], false))
 
@@ -145,7 +145,7 @@ public final class TCPTransport: Transport {
         var incoming: [Int: [Connection]] = [:]
         var nextNote = ContinuousClock.now + .seconds(5)
         while !missing.isEmpty {
-            if isInterrupted { throw .aborted(by: rank, reason: "the communicator was aborted on rank \(rank)") }
+            if isInterrupted { throw abortedHere }
             guard listener.wait(until: min(deadline, nextNote)) else {
                 if ContinuousClock.now < deadline {
                     log.info("waiting for rank\(missing.count > 1 ? "s" : "") \(missing.sorted().map(String.init).joined(separator: ", ")) to connect to \(addresses[rank])")
@@ -186,7 +186,7 @@ public final class TCPTransport: Transport {
         guard cut.withLock({ state in
             if !state.interrupted { state.sockets.append(fd) }
             return !state.interrupted
-        }) else { throw .aborted(by: rank, reason: "the communicator was aborted on rank \(rank)") }
+        }) else { throw abortedHere }
         s.setNonBlocking()
         s.tuneForData(bufferBytes: options.socketBufferBytes)
         let c = Connection(socket: s, peer: peer)
@@ -315,6 +315,9 @@ public final class TCPTransport: Transport {
     }
 
     private var isInterrupted: Bool { cut.withLock { $0.interrupted } }
+
+    /// What `connect` throws once `interrupt` has cut this transport.
+    private var abortedHere: CommunicatorError { .aborted(by: rank, reason: "the communicator was aborted on rank \(rank)") }
 
     public func abort(_ error: CommunicatorError) {
         if failure == nil { failure = error }

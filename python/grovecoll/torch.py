@@ -252,13 +252,15 @@ class GroveProcessGroup(dist.ProcessGroup):
         least 2n, a multiple of n. Running the ring on the tensor padded with zeros to n·K
         elements puts Grove's cuts at Gloo's, so every element is summed in Gloo's order and the
         result is bit-identical to the gloo backend's (at the cost of a copy each way)."""
+        def ceil_div(a, b):
+            return -(-a // b)
+
         t = tensors[0]
         n, count, size = self._size, t.numel(), t.element_size()
-        segment_bytes_max = size * max(1, (1 << 20) // size)
         total = count * size
-        segments = max(-(-total // segment_bytes_max), 2 * n)
-        segments = -(-segments // n) * n
-        per_segment = -(-(-(-total // segments)) // size)  # roundUp(ceil(total / segments), size) / size
+        segments = max(ceil_div(total, size * max(1, (1 << 20) // size)), 2 * n)
+        segments = ceil_div(segments, n) * n
+        per_segment = ceil_div(ceil_div(total, segments), size)  # elements: roundUp(ceil(total / segments), size) / size
         chunk = (segments // n) * per_segment
         padded = torch.zeros(n * chunk, dtype=t.dtype)
         padded[:count].copy_(t.reshape(-1))
